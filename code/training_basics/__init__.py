@@ -1,0 +1,62 @@
+"""training_basics: train y = w·x + b from first principles in TensorFlow.
+
+One module per idea, in the order the book teaches them:
+
+==================  ==============================================
+``model``           the linear model ``Model`` (a ``tf.Module``)
+``loss``            the L2 loss ``l2_loss``
+``data``            synthesized data: ``synthesize``, ``TRUE_w``, ``TRUE_b``
+``training``        ``train_step`` and the loop ``train`` -> ``History``
+``evaluation``      ``evaluate`` -> ``Evaluation``
+``reference``       analytic gradients, closed form, contraction theory
+``plots``           figures (each function returns a ``Figure``)
+``checks``          input validation with messages that name the value
+==================  ==============================================
+
+Importing this package quiets TensorFlow's C++ log lines before TensorFlow
+itself is imported, so import it before ``tensorflow`` in a notebook.
+"""
+
+import os
+
+# TensorFlow reads these once, when it is first imported.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# oneDNN may reorder floating-point sums; off, two runs give identical bits.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+from .checks import TrainingDivergedError  # noqa: E402
+from .data import NUM_EXAMPLES, SEED, TEST_SEED, TRUE_b, TRUE_w, Dataset, synthesize  # noqa: E402
+from .evaluation import Evaluation, evaluate  # noqa: E402
+from .loss import l2_loss  # noqa: E402
+from .model import Model  # noqa: E402
+from .reference import (  # noqa: E402
+    analytic_gradients,
+    closed_form,
+    contraction_factors,
+    loss_grid,
+)
+from .training import History, train, train_step  # noqa: E402
+from .display import show_source  # noqa: E402
+
+__all__ = [
+    "Dataset",
+    "Evaluation",
+    "History",
+    "Model",
+    "NUM_EXAMPLES",
+    "SEED",
+    "TEST_SEED",
+    "TRUE_b",
+    "TRUE_w",
+    "TrainingDivergedError",
+    "analytic_gradients",
+    "closed_form",
+    "contraction_factors",
+    "evaluate",
+    "l2_loss",
+    "loss_grid",
+    "show_source",
+    "synthesize",
+    "train",
+    "train_step",
+]

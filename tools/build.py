@@ -1,0 +1,150 @@
+"""Build the book: fresh cache when the package changes, chapters executed in parallel, then Sphinx.
+
+    python tools/build.py [--output DIR]
+
+The site lands in DIR/_build/html (DIR defaults to the repository root). Exits
+non-zero on any cell error or Sphinx warning. A JSON report of what was executed
+and how long each phase took is written to DIR/_build/build-report.json.
+
+Why a wrapper around ``jupyter-book build``:
+
+* jupyter-cache hashes only a notebook's code cells and kernelspec, so an edit
+  in ``code/`` would leave every page showing stale outputs. The package, the
+  locked environment and the execution settings are fingerprinted; when the
+  fingerprint changes the cache is emptied and Sphinx re-reads every page.
+* jupyter-book executes chapters one at a time. Chapters are independent, so
+  the stale ones are first executed in parallel into the cache (jupyter-cache's
+  ``local-parallel`` executor), and the Sphinx build then finds them all cached.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+FINGERPRINT_FILE = "package-fingerprint.txt"
+# myst-nb's own reader for MyST Markdown notebooks, so the cached notebook hashes
+# exactly as the one Sphinx reads.
+READ_DATA = {"name": "myst_nb_md", "type": "plugin"}
+
+
+def chapters(root=ROOT):
+    """The chapter sources, in _toc.yml order."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    files = [toc["root"]] + [entry["file"] for entry in _entries(toc)]
+    return [root / f"{f}.md" for f in files]
+
+
+def _entries(node):
+    for key in ("chapters", "parts", "sections"):
+        for entry in node.get(key, []):
+            if "file" in entry:
+                yield entry
+            yield from _entries(entry)
+
+
+def fingerprint(root=ROOT):
+    """A hash of everything outside the chapters' code cells that can change their outputs."""
+    digest = hashlib.sha256()
+    config = yaml.safe_load((root / "_config.yml").read_text())
+    inputs = sorted((root / "code").rglob("*.py")) + [root / "pyproject.toml", root / "constraints.txt"]
+    for path in inputs:
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    digest.update(json.dumps(config.get("execute", {}), sort_keys=True).encode())
+    digest.update(sys.version.encode())
+    return digest.hexdigest()
+
+
+def prepare_cache(cache_dir, doctrees, root=ROOT):
+    """Empty the cache and Sphinx's saved pages if the fingerprint changed; True if it did."""
+    stamp = cache_dir / FINGERPRINT_FILE
+    current = fingerprint(root)
+    if stamp.exists() and stamp.read_text() == current:
+        return False
+    for path in (cache_dir, doctrees):
+        if path.exists():
+            shutil.rmtree(path)
+    cache_dir.mkdir(parents=True)
+    stamp.write_text(current)
+    return True
+
+
+def execute_stale(cache_dir, sources, timeout):
+    """Execute, in parallel, the chapters whose code has no entry in the cache. Returns their names."""
+    from jupyter_cache import get_cache
+    from jupyter_cache.executors import load_executor
+
+    cache = get_cache(str(cache_dir))
+    for source in sources:
+        cache.add_nb_to_project(str(source), read_data=READ_DATA)
+    stale = cache.list_unexecuted()
+    if not stale:
+        return []
+    # One worker process per core (jupyter-cache's multiprocessing Pool).
+    executor = load_executor("local-parallel", cache=cache)
+    result = executor.run_and_cache(
+        filter_pks=[record.pk for record in stale],
+        timeout=timeout,
+        allow_errors=False,
+    )
+    failed = result.excepted + result.errored
+    if failed:
+        for uri in failed:
+            record = cache.get_project_record(uri)
+            print(f"\nExecuting {Path(uri).relative_to(ROOT)} failed:\n{record.traceback}", file=sys.stderr)
+        raise SystemExit(f"{len(failed)} chapter(s) failed to execute")
+    return [Path(uri).stem for uri in result.succeeded]
+
+
+def sphinx_build(output, full):
+    command = [
+        sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", str(ROOT),
+        "--path-output", str(output), "--warningiserror", "--nitpick", "--keep-going",
+    ]
+    if full:
+        command.append("--all")
+    subprocess.run(command, check=True)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--output", type=Path, default=ROOT, help="folder that gets _build/ (default: repository root)")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    output = args.output.resolve()
+    build = output / "_build"
+    cache_dir = build / ".jupyter_cache"
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    timeout = config.get("execute", {}).get("timeout", 300)
+
+    t0 = time.perf_counter()
+    invalidated = prepare_cache(cache_dir, build / ".doctrees")
+    t1 = time.perf_counter()
+    executed = execute_stale(cache_dir, chapters(), timeout)
+    t2 = time.perf_counter()
+    sphinx_build(output, full=invalidated)
+    t3 = time.perf_counter()
+
+    report = {
+        "cache_invalidated": invalidated,
+        "executed": executed,
+        "seconds": {"execute": round(t2 - t1, 3), "sphinx": round(t3 - t2, 3), "total": round(t3 - t0, 3)},
+        "workers": os.cpu_count(),
+    }
+    (build / "build-report.json").write_text(json.dumps(report, indent=2) + "\n")
+    site = build / "html" / "index.html"
+    print(f"\nExecuted {len(executed)} chapter(s) in {t2 - t1:.1f} s; built in {t3 - t0:.1f} s.")
+    print(f"The site is in {site.parent}; open {site} or run `make serve`.")
+
+
+if __name__ == "__main__":
+    main()
