@@ -100,7 +100,7 @@ def execute_stale(cache_dir, sources, timeout):
     if failed:
         for uri in failed:
             record = cache.get_project_record(uri)
-            print(f"\nExecuting {Path(uri).relative_to(ROOT)} failed:\n{record.traceback}", file=sys.stderr)
+            print(f"\nExecuting {Path(uri).name} failed:\n{record.traceback}", file=sys.stderr)
         raise SystemExit(f"{len(failed)} chapter(s) failed to execute")
     return [Path(uri).stem for uri in result.succeeded]
 

@@ -37,6 +37,7 @@ from .reference import (  # noqa: E402
 )
 from .training import History, train, train_step  # noqa: E402
 from .display import show_source  # noqa: E402
+from . import plots  # noqa: E402
 
 __all__ = [
     "Dataset",
@@ -55,6 +56,7 @@ __all__ = [
     "evaluate",
     "l2_loss",
     "loss_grid",
+    "plots",
     "show_source",
     "synthesize",
     "train",

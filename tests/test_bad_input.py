@@ -1,0 +1,98 @@
+"""Every bad input raises a clear error that names the value and says what was expected."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import training_basics as tb
+
+X = np.linspace(-1, 1, 8, dtype=np.float32)
+Y = 3 * X + 2
+
+
+class IntModel(tf.Module):
+    def __init__(self):
+        self.w = tf.Variable(2)
+        self.b = tf.Variable(1)
+
+    def __call__(self, x):
+        return self.w * x + self.b
+
+
+class TensorModel(tf.Module):
+    def __init__(self):
+        self.w = tf.constant(2.0)
+        self.b = tf.constant(1.0)
+
+    def __call__(self, x):
+        return self.w * x + self.b
+
+
+CASES = [
+    ("shape mismatch", lambda: tb.train(tb.Model(), X, Y[:5]), ValueError,
+     r"inputs and outputs must have the same shape, got inputs.shape=\(8,\) and outputs.shape=\(5,\)"),
+    ("empty", lambda: tb.train(tb.Model(), [], []), ValueError, r"inputs is empty"),
+    ("nan in x", lambda: tb.train(tb.Model(), np.r_[X[:3], np.nan], Y[:4]), ValueError,
+     r"inputs must hold only finite numbers, but inputs\[3\] is nan"),
+    ("inf in y", lambda: tb.train(tb.Model(), X, np.r_[Y[:7], np.inf]), ValueError,
+     r"outputs\[7\] is inf"),
+    ("strings", lambda: tb.train(tb.Model(), ["a", "b"], [1, 2]), TypeError,
+     r"inputs must be an array of numbers, got \['a', 'b'\]"),
+    ("lr zero", lambda: tb.train(tb.Model(), X, Y, learning_rate=0), ValueError,
+     r"learning_rate must be > 0, got 0.0"),
+    ("lr negative", lambda: tb.train_step(tb.Model(), X, Y, -0.1), ValueError,
+     r"learning_rate must be > 0, got -0.1"),
+    ("lr nan", lambda: tb.train(tb.Model(), X, Y, learning_rate=float("nan")), ValueError,
+     r"learning_rate must be finite, got nan"),
+    ("lr inf", lambda: tb.train(tb.Model(), X, Y, learning_rate=float("inf")), ValueError,
+     r"learning_rate must be finite, got inf"),
+    ("lr string", lambda: tb.train(tb.Model(), X, Y, learning_rate="0.1"), TypeError,
+     r"learning_rate must be a real number, got '0.1' \(str\)"),
+    ("negative epochs", lambda: tb.train(tb.Model(), X, Y, epochs=-1), ValueError,
+     r"epochs must be >= 0, got -1"),
+    ("float epochs", lambda: tb.train(tb.Model(), X, Y, epochs=2.5), TypeError,
+     r"epochs must be an integer, got 2.5 \(float\)"),
+    ("zero batch", lambda: tb.train(tb.Model(), X, Y, batch_size=0), ValueError,
+     r"batch_size must be >= 1, got 0"),
+    ("int variables", lambda: tb.train(IntModel(), X, Y), TypeError,
+     r"model.w is a tf.Variable of dtype int32; it must be a floating-point dtype .* returns None"),
+    ("int variables, one step", lambda: tb.train_step(IntModel(), X, Y, 0.1), TypeError,
+     r"model.w is a tf.Variable of dtype int32"),
+    ("tensors, not variables", lambda: tb.train(TensorModel(), X, Y), TypeError,
+     r"model.w must be a tf.Variable, got <tf.Tensor"),
+    ("nan weight", lambda: tb.Model(w=float("nan")), ValueError, r"w must be finite, got nan"),
+    ("bool weight", lambda: tb.Model(b=True), TypeError, r"b must be a real number, got True \(bool\)"),
+    ("loss shapes", lambda: tb.l2_loss(tf.zeros(3), tf.zeros((3, 1))), ValueError,
+     r"target_y and predicted_y must have the same shape, got target_y.shape=\(3,\) and predicted_y.shape=\(3, 1\)"),
+    ("loss empty", lambda: tb.l2_loss(tf.zeros(0), tf.zeros(0)), ValueError, r"target_y is empty"),
+    ("negative noise", lambda: tb.synthesize(noise_std=-1), ValueError, r"noise_std must be >= 0, got -1.0"),
+    ("no examples", lambda: tb.synthesize(num_examples=0), ValueError, r"num_examples must be >= 1, got 0"),
+    ("evaluate mismatch", lambda: tb.evaluate(tb.Model(), X, Y[:2]), ValueError,
+     r"x_test and y_test must have the same shape"),
+    ("gradients at nan", lambda: tb.analytic_gradients(X, Y, float("nan"), 0.0), ValueError,
+     r"w must be finite, got nan"),
+]
+
+
+@pytest.mark.parametrize("make, error, message", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input_raises_a_clear_error(make, error, message):
+    with pytest.raises(error, match=message):
+        make()
+
+
+def test_divergence_names_the_epoch_and_suggests_a_smaller_learning_rate():
+    data = tb.synthesize()
+    with pytest.raises(tb.TrainingDivergedError) as info:
+        tb.train(tb.Model(), data.x, data.y, epochs=200, learning_rate=10.0)
+    message = str(info.value)
+    assert "the loss became inf at epoch" in message or "the loss became nan at epoch" in message
+    assert "learning_rate=10.0" in message and "try a smaller learning rate, such as 1" in message
+    epoch = int(message.split("at epoch ")[1].split()[0])
+    assert 5 < epoch < 200
+
+
+def test_errors_are_raised_before_any_update():
+    model = tb.Model()
+    with pytest.raises(ValueError):
+        tb.train(model, X, Y, learning_rate=-1)
+    assert (float(model.w), float(model.b)) == (2.0, 1.0)

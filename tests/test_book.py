@@ -1,0 +1,129 @@
+"""The book as a reader meets it: built by the real build into a temporary folder, page by page."""
+
+import json
+import re
+from pathlib import Path
+
+import jupytext
+import pytest
+from bs4 import BeautifulSoup
+
+from conftest import ROOT
+
+import sys
+
+sys.path.insert(0, str(ROOT / "tools"))  # the build script is a tool, not part of the package
+import build  # noqa: E402
+
+CHAPTERS = build.chapters()
+GLUE_ROLE = re.compile(r"\{glue(?::text)?\}`([^`]+)`")
+TF_LOG = re.compile(
+    r"tensorflow/core|oneDNN|cuda|absl::|I0000 |W0000 |E0000 |computation placer|WARNING:tensorflow|"
+    r"This TensorFlow binary is optimized",
+)
+LOCAL_PATH = re.compile(r"(?<![\w.])/(?:home|root|tmp|Users|work|private/var)/[\w.-]")
+
+
+def page(built_book, source):
+    rel = source.relative_to(ROOT).with_suffix(".html")
+    return BeautifulSoup((built_book / "html" / rel).read_text(), "html.parser")
+
+
+def article(soup):
+    return soup.find("article")
+
+
+def figure_cells(source):
+    nb = jupytext.read(source)
+    return [
+        c for c in nb.cells
+        if c.cell_type == "code" and "figure" in c.metadata.get("mystnb", {})
+    ]
+
+
+def test_the_toc_lists_eight_chapters():
+    assert [p.stem for p in CHAPTERS] == [
+        "intro", "model", "loss", "data", "gradients", "updates", "training-loop", "evaluation",
+    ]
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("source", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_chapter_page(built_book, source):
+    soup = page(built_book, source)
+    body = article(soup)
+    assert body is not None, f"{source.name}: no article in the page"
+    text = body.get_text()
+
+    # Its figures, each with alt text and a caption, as the source declares them.
+    cells = figure_cells(source)
+    figures = body.select("figure")
+    assert len(figures) == len(cells), f"{source.name}: {len(figures)} figures, {len(cells)} declared"
+    for cell, fig in zip(cells, figures):
+        img = fig.find("img")
+        assert img is not None and img.get("alt", "").strip(), f"{source.name}: figure without alt text"
+        assert img["alt"].strip() == cell.metadata["mystnb"]["image"]["alt"].strip()
+        assert fig.find("figcaption").get_text().strip()
+        assert (built_book / "html" / source.relative_to(ROOT).parent / img["src"]).is_file()
+
+    # Every glue role in the source was pasted with a value.
+    roles = GLUE_ROLE.findall(source.read_text())
+    pasted = body.select(".pasted-text, .pasted-inline")
+    assert len(pasted) == len(roles), f"{source.name}: {len(pasted)} pasted values for {len(roles)} glue roles"
+    assert all(p.get_text().strip() for p in pasted)
+    assert "{glue" not in text
+
+    # No errors, tracebacks, stderr or TensorFlow log text.
+    assert not body.select(".output.error, .output.traceback, .output.stderr")
+    assert "Traceback (most recent call last)" not in text
+    assert not TF_LOG.search(text), TF_LOG.search(text)
+
+    # Headings in order: one h1, and no level skipped.
+    levels = [int(h.name[1]) for h in body.find_all(re.compile(r"^h[1-6]$"))]
+    assert levels[0] == 1 and levels.count(1) == 1, levels
+    assert all(b - a <= 1 for a, b in zip(levels, levels[1:])), levels
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("source", CHAPTERS[1:], ids=[p.stem for p in CHAPTERS[1:]])
+def test_chapters_show_the_package_source_and_end_with_summary_and_exercises(built_book, source):
+    body = article(page(built_book, source))
+    text = body.get_text()
+    assert "# code/training_basics/" in text, f"{source.name} shows no source from the package"
+    headings = [h.get_text().strip("#¶ \n") for h in body.find_all("h2")]
+    assert headings[-2:] == ["Summary", "Exercises"], headings
+    assert 2 <= len(body.select(".exercise")) <= 3
+    assert len(body.select(".solution")) == len(body.select(".exercise"))
+
+
+@pytest.mark.book
+def test_no_absolute_local_path_anywhere_in_the_site(built_book):
+    site = built_book / "html"
+    offenders = []
+    for path in site.rglob("*"):
+        if path.suffix in {".html", ".js", ".ipynb", ".md", ".txt", ".json", ".css", ".inv"}:
+            text = path.read_text(errors="replace")
+            for needle in (str(ROOT), str(built_book.parent)):
+                if needle in text:
+                    offenders.append(f"{path.relative_to(site)}: {needle}")
+            match = LOCAL_PATH.search(text)
+            if match and path.suffix != ".js":
+                offenders.append(f"{path.relative_to(site)}: {text[max(0, match.start() - 40):match.end() + 40]!r}")
+    assert not offenders, offenders
+
+
+@pytest.mark.book
+def test_the_build_report_says_every_chapter_was_executed(built_book):
+    report = json.loads((built_book / "build-report.json").read_text())
+    assert report["cache_invalidated"] is True
+    assert sorted(report["executed"]) == sorted(p.stem for p in CHAPTERS)
+
+
+@pytest.mark.book
+def test_executed_notebooks_are_downloadable_and_carry_outputs(built_book):
+    for source in CHAPTERS:
+        rel = source.relative_to(ROOT)
+        nb = json.loads((built_book / "html" / "_sources" / rel.with_suffix(".ipynb")).read_text())
+        outputs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
+        assert outputs, f"{rel}: the downloadable notebook has no outputs"
+        assert not [o for o in outputs if o["output_type"] == "error" or o.get("name") == "stderr"]

@@ -1,0 +1,62 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import training_basics as tb
+
+
+def test_model_defaults_are_the_labs_fixed_start():
+    model = tb.Model()
+    assert (float(model.w), float(model.b)) == (2.0, 1.0)
+    assert model.w.dtype == tf.float32 and model.b.dtype == tf.float32
+    assert {v.name for v in model.trainable_variables} == {"w:0", "b:0"}
+
+
+def test_model_computes_w_x_plus_b():
+    model = tb.Model(w=-1.5, b=0.25)
+    x = np.array([-2.0, 0.0, 3.0], dtype=np.float32)
+    np.testing.assert_allclose(model(x).numpy(), -1.5 * x + 0.25)
+
+
+def test_random_model_is_seeded():
+    a, b, c = tb.Model.random(1), tb.Model.random(1), tb.Model.random(2)
+    assert (float(a.w), float(a.b)) == (float(b.w), float(b.b))
+    assert (float(a.w), float(a.b)) != (float(c.w), float(c.b))
+
+
+def test_integers_become_float_variables():
+    model = tb.Model(w=3, b=2)
+    assert model.w.dtype.is_floating and float(model.w) == 3.0
+
+
+def test_l2_loss_is_the_mean_not_the_sum():
+    y = tf.constant([1.0, 2.0, 3.0, 4.0])
+    y_hat = tf.constant([1.0, 0.0, 3.0, 6.0])
+    assert float(tb.l2_loss(y, y_hat)) == pytest.approx((0 + 4 + 0 + 4) / 4)
+
+
+def test_l2_loss_of_a_perfect_prediction_is_zero():
+    y = tf.constant([0.5, -1.0])
+    assert float(tb.l2_loss(y, y)) == 0.0
+
+
+def test_synthesize_follows_the_lab():
+    data = tb.synthesize()
+    assert data.x.shape == (tb.NUM_EXAMPLES,) == (1000,)
+    assert (tb.TRUE_w, tb.TRUE_b) == (3.0, 2.0)
+    np.testing.assert_allclose(data.y.numpy(), 3.0 * data.x.numpy() + 2.0, rtol=1e-6, atol=1e-6)
+    x = data.x.numpy()
+    assert abs(x.mean()) < 0.1 and abs(x.std() - 1.0) < 0.1  # x ~ N(0, 1)
+
+
+def test_synthesize_is_seeded_and_the_test_set_differs():
+    a, b = tb.synthesize(), tb.synthesize()
+    np.testing.assert_array_equal(a.x.numpy(), b.x.numpy())
+    test = tb.synthesize(seed=tb.TEST_SEED)
+    assert not np.allclose(a.x.numpy(), test.x.numpy())
+
+
+def test_noise_has_the_requested_spread():
+    data = tb.synthesize(num_examples=20000, noise_std=0.5)
+    residual = data.y.numpy() - (3.0 * data.x.numpy() + 2.0)
+    assert residual.std() == pytest.approx(0.5, rel=0.05)

@@ -1,0 +1,105 @@
+import numpy as np
+import pytest
+
+import training_basics as tb
+
+
+@pytest.fixture(scope="module")
+def data():
+    return tb.synthesize()
+
+
+@pytest.fixture(scope="module")
+def lab_history(data):
+    return tb.train(tb.Model(), data.x, data.y, epochs=15, learning_rate=0.1)
+
+
+def test_train_step_moves_downhill_by_lr_times_the_gradient(data):
+    model = tb.Model()
+    dw, db = tb.analytic_gradients(data.x, data.y, 2.0, 1.0)
+    loss = tb.train_step(model, data.x, data.y, 0.1)
+    assert float(model.w) == pytest.approx(2.0 - 0.1 * dw, abs=1e-6)
+    assert float(model.b) == pytest.approx(1.0 - 0.1 * db, abs=1e-6)
+    assert float(loss) == pytest.approx(float(tb.l2_loss(data.y, tb.Model()(data.x))))
+
+
+def test_history_records_values_before_each_update_as_plain_arrays(lab_history):
+    h = lab_history
+    assert len(h) == 15
+    for field in (h.w, h.b, h.loss, h.epoch):
+        assert isinstance(field, np.ndarray)
+    assert (h.w[0], h.b[0]) == (2.0, 1.0)
+    assert list(h.epoch) == list(range(15))
+    assert np.all(np.diff(h.loss) < 0)
+    assert isinstance(h.final_w, float) and h.final_w != h.w[-1]
+
+
+def test_lab_run_decays_geometrically_at_one_minus_two_lr(data, lab_history):
+    """After 15 epochs, w − 3 and b − 2 ≈ (1 − 2·lr)^15 times the start (−1 each).
+
+    (1 − 2·lr) is the contraction for E[x²] = 1, E[x] = 0; this sample's moments
+    differ by a few per cent, so the 15th power matches within 35 %. The exact
+    contraction (the eigenvalues of I − lr·H) bounds the error's norm, to 2 %.
+    """
+    predicted = (1 - 2 * 0.1) ** 15 * -1.0
+    assert lab_history.final_w - 3.0 == pytest.approx(predicted, rel=0.35)
+    assert lab_history.final_b - 2.0 == pytest.approx(predicted, rel=0.35)
+    lo, hi = tb.contraction_factors(data.x, 0.1)
+    start = np.hypot(2.0 - 3.0, 1.0 - 2.0)
+    end = np.hypot(lab_history.final_w - 3.0, lab_history.final_b - 2.0)
+    assert lo**15 * start * 0.98 <= end <= hi**15 * start * 1.02
+
+
+def test_the_error_follows_the_linear_recursion_exactly(data, lab_history):
+    x = data.x.numpy().astype(np.float64)
+    hessian = 2 * np.array([[np.mean(x * x), np.mean(x)], [np.mean(x), 1.0]])
+    error = np.array([2.0 - 3.0, 1.0 - 2.0])
+    for w, b in zip(lab_history.w, lab_history.b):
+        np.testing.assert_allclose([w - 3.0, b - 2.0], error, atol=2e-5)
+        error = error - 0.1 * hessian @ error
+
+
+def test_enough_epochs_reach_the_closed_form_solution():
+    data = tb.synthesize(noise_std=0.5, seed=5)
+    w_star, b_star = tb.closed_form(data.x, data.y)
+    history = tb.train(tb.Model(), data.x, data.y, epochs=200, learning_rate=0.1)
+    assert history.final_w == pytest.approx(w_star, abs=1e-4)
+    assert history.final_b == pytest.approx(b_star, abs=1e-4)
+
+
+def test_same_seed_same_history():
+    runs = []
+    for _ in range(2):
+        data = tb.synthesize(noise_std=0.3)
+        runs.append(tb.train(tb.Model.random(3), data.x, data.y, epochs=5, batch_size=64, seed=9))
+    for field in ("w", "b", "loss", "epoch"):
+        np.testing.assert_array_equal(getattr(runs[0], field), getattr(runs[1], field))
+
+
+def test_mini_batches_make_ceil_n_over_batch_size_steps_per_epoch(data):
+    history = tb.train(tb.Model(), data.x, data.y, epochs=3, batch_size=300)
+    assert len(history) == 3 * 4
+    assert list(np.bincount(history.epoch)) == [4, 4, 4]
+
+
+def test_zero_epochs_change_nothing(data):
+    model = tb.Model()
+    history = tb.train(model, data.x, data.y, epochs=0)
+    assert len(history) == 0 and (history.final_w, history.final_b) == (2.0, 1.0)
+
+
+def test_log_is_called_once_per_epoch(data):
+    lines = []
+    tb.train(tb.Model(), data.x, data.y, epochs=4, log=lambda *args: lines.append(args))
+    assert [epoch for epoch, *_ in lines] == [0, 1, 2, 3]
+
+
+def test_evaluate_reports_errors_against_the_truth(data, lab_history):
+    model = tb.Model(w=lab_history.final_w, b=lab_history.final_b)
+    test = tb.synthesize(seed=tb.TEST_SEED)
+    ev = tb.evaluate(model, test.x, test.y)
+    assert ev.w_error == pytest.approx(abs(lab_history.final_w - 3.0))
+    assert ev.b_error == pytest.approx(abs(lab_history.final_b - 2.0))
+    assert ev.predictions.shape == (1000,)
+    expected = np.mean((test.y.numpy() - ev.predictions) ** 2)
+    assert ev.test_mse == pytest.approx(float(expected), rel=1e-5)
