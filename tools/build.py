@@ -78,8 +78,11 @@ def prepare_cache(cache_dir, doctrees, root=ROOT):
     return True
 
 
-def execute_stale(cache_dir, sources, timeout):
-    """Execute, in parallel, the chapters whose code has no entry in the cache. Returns their names."""
+def execute_stale(cache_dir, sources, timeout, parallel=True):
+    """Execute the chapters whose code has no entry in the cache, in parallel by default.
+
+    Returns {chapter name: its execution time in seconds} for the chapters executed.
+    """
     from jupyter_cache import get_cache
     from jupyter_cache.executors import load_executor
 
@@ -88,9 +91,9 @@ def execute_stale(cache_dir, sources, timeout):
         cache.add_nb_to_project(str(source), read_data=READ_DATA)
     stale = cache.list_unexecuted()
     if not stale:
-        return []
-    # One worker process per core (jupyter-cache's multiprocessing Pool).
-    executor = load_executor("local-parallel", cache=cache)
+        return {}
+    # local-parallel: one worker process per core (jupyter-cache's multiprocessing Pool).
+    executor = load_executor("local-parallel" if parallel else "local-serial", cache=cache)
     result = executor.run_and_cache(
         filter_pks=[record.pk for record in stale],
         timeout=timeout,
@@ -102,7 +105,17 @@ def execute_stale(cache_dir, sources, timeout):
             record = cache.get_project_record(uri)
             print(f"\nExecuting {Path(uri).name} failed:\n{record.traceback}", file=sys.stderr)
         raise SystemExit(f"{len(failed)} chapter(s) failed to execute")
-    return [Path(uri).stem for uri in result.succeeded]
+    return {
+        Path(uri).stem: round(cache.get_cached_project_nb(uri).data.get("execution_seconds", 0.0), 3)
+        for uri in result.succeeded
+    }
+
+
+def cache_state(cache_dir):
+    """{record id: creation time} of every executed notebook in the cache."""
+    from jupyter_cache import get_cache
+
+    return {r.pk: r.created.isoformat() for r in get_cache(str(cache_dir)).list_cache_records()}
 
 
 def sphinx_build(output, full):
@@ -118,6 +131,7 @@ def sphinx_build(output, full):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--output", type=Path, default=ROOT, help="folder that gets _build/ (default: repository root)")
+    parser.add_argument("--serial", action="store_true", help="execute chapters one at a time (for timing each alone)")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     output = args.output.resolve()
@@ -129,16 +143,22 @@ def main(argv=None):
     t0 = time.perf_counter()
     invalidated = prepare_cache(cache_dir, build / ".doctrees")
     t1 = time.perf_counter()
-    executed = execute_stale(cache_dir, chapters(), timeout)
+    executed = execute_stale(cache_dir, chapters(), timeout, parallel=not args.serial)
+    before = cache_state(cache_dir)
     t2 = time.perf_counter()
     sphinx_build(output, full=invalidated)
     t3 = time.perf_counter()
+    # Sphinx executes a chapter itself only if it was not found in the cache: normally none.
+    after = cache_state(cache_dir)
+    sphinx_executed = sorted(pk for pk, created in after.items() if before.get(pk) != created)
 
     report = {
         "cache_invalidated": invalidated,
-        "executed": executed,
+        "executed": sorted(executed),
+        "chapter_seconds": executed,
+        "executed_by_sphinx": len(sphinx_executed),
         "seconds": {"execute": round(t2 - t1, 3), "sphinx": round(t3 - t2, 3), "total": round(t3 - t0, 3)},
-        "workers": os.cpu_count(),
+        "workers": 1 if args.serial else os.cpu_count(),
     }
     (build / "build-report.json").write_text(json.dumps(report, indent=2) + "\n")
     site = build / "html" / "index.html"

@@ -1,11 +1,14 @@
 """Figures. Each function takes data and returns a matplotlib ``Figure``.
 
-Figures are made with ``matplotlib.figure.Figure``, not ``pyplot``: no global
-state, nothing shown from here. A notebook displays the returned figure.
+Figures are made without ``pyplot``: no global state, nothing shown from here,
+nothing left open. A notebook displays the returned figure (its ``_repr_png_``),
+on the site and in JupyterLab alike, with no ``%matplotlib`` magic needed.
 """
 
+import io
+
+import matplotlib.figure
 import numpy as np
-from matplotlib.figure import Figure
 
 from .data import TRUE_b, TRUE_w
 from .reference import loss_grid
@@ -14,6 +17,16 @@ DATA_COLOUR = "tab:blue"
 PREDICTION_COLOUR = "tab:red"
 W_COLOUR = "tab:blue"
 B_COLOUR = "tab:orange"
+
+
+class Figure(matplotlib.figure.Figure):
+    """A matplotlib Figure that IPython displays as a PNG by itself."""
+
+    def _repr_png_(self):
+        buffer = io.BytesIO()
+        # No "Software" entry: the bytes depend only on the figure, so builds are reproducible.
+        self.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
+        return buffer.getvalue()
 
 
 def _figure(ncols=1, width=6.4, height=4.0):

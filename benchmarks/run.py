@@ -1,0 +1,314 @@
+"""Benchmarks: figures, not pass/fail. `make bench` runs this; it prints a table and writes _build/bench.json.
+
+    python benchmarks/run.py [--repeat N] [--skip-build]
+
+Build: in a temporary copy of the repository (so the checkout's own _build is not
+touched), a cold build (parallel), each chapter executed alone (serial, for the
+chapters' own times), a no-op rebuild, a prose-only edit and a package edit; peak
+memory of the whole process tree during the cold build.
+
+Training: the lab's eager step, the same step under tf.function, the in-graph
+loop (tf.range inside one tf.function), the same with XLA, numpy's least-squares
+solve, and training with the in-graph loop to within 1e-6 of the closed-form loss.
+"""
+
+import argparse
+import json
+import os
+import platform
+
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# ---------------------------------------------------------------- helpers
+def summary(samples):
+    return {
+        "median": statistics.median(samples),
+        "min": min(samples),
+        "max": max(samples),
+        "n": len(samples),
+    }
+
+
+class PeakMemory:
+    """Peak resident memory of a process and all its descendants, sampled every 50 ms."""
+
+    def __init__(self, pid):
+        self.proc, self.peak, self._stop = psutil.Process(pid), 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                procs = [self.proc] + self.proc.children(recursive=True)
+                total = 0
+                for p in procs:
+                    try:
+                        total += p.memory_info().rss
+                    except psutil.Error:
+                        pass
+                self.peak = max(self.peak, total)
+            except psutil.Error:
+                pass
+            time.sleep(0.05)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def copy_repo(dest):
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split("\n")
+    for rel in filter(None, files):
+        if (ROOT / rel).is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, dest / rel)
+
+
+def run_build(repo, *args):
+    """Build the copy; returns (wall seconds, report, peak bytes)."""
+    env = dict(os.environ, PYTHONPATH=str(repo / "code"))
+    t = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, str(repo / "tools" / "build.py"), *args],
+        cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    with PeakMemory(proc.pid) as mem:
+        _, err = proc.communicate()
+    wall = time.perf_counter() - t
+    if proc.returncode:
+        raise SystemExit(f"build failed:\n{err[-3000:]}")
+    report = json.loads((repo / "_build" / "build-report.json").read_text())
+    return wall, report, mem.peak
+
+
+# ---------------------------------------------------------------- the build
+def bench_build(repeat):
+    cold, noop, prose, package, serial_totals, peaks = [], [], [], [], [], []
+    chapter_alone = {}
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory() as tmp:
+            repo = Path(tmp)
+            copy_repo(repo)
+            # Each chapter alone: serial execution, timing each chapter's own run.
+            wall, report, _ = run_build(repo, "--serial")
+            for name, secs in report["chapter_seconds"].items():
+                chapter_alone.setdefault(name, []).append(secs)
+            serial_totals.append(sum(report["chapter_seconds"].values()))
+            shutil.rmtree(repo / "_build")
+            # Cold build, parallel (what `make book` does).
+            wall, report, peak = run_build(repo)
+            cold.append(wall)
+            peaks.append(peak)
+            wall, report, _ = run_build(repo)
+            noop.append((wall, len(report["executed"]) + report["executed_by_sphinx"]))
+            chapter = repo / "book" / "loss.md"
+            chapter.write_text(chapter.read_text().replace("\n## Summary", "\nA new sentence.\n\n## Summary", 1))
+            wall, report, _ = run_build(repo)
+            prose.append((wall, len(report["executed"]) + report["executed_by_sphinx"]))
+            model_py = repo / "code" / "training_basics" / "model.py"
+            model_py.write_text(model_py.read_text() + "\n# an edit\n")
+            wall, report, _ = run_build(repo)
+            package.append((wall, len(report["executed"]), report["executed_by_sphinx"]))
+    sum_alone = statistics.median(serial_totals)
+    return {
+        "cold_build_s": summary(cold),
+        "sum_of_chapter_execution_s": summary(serial_totals),
+        "chapter_execution_s": {k: summary(v) for k, v in sorted(chapter_alone.items())},
+        "noop_rebuild_s": summary([w for w, _ in noop]),
+        "noop_rebuild_chapters_executed": max(n for _, n in noop),
+        "prose_edit_rebuild_s": summary([w for w, _ in prose]),
+        "prose_edit_chapters_executed": max(n for _, n in prose),
+        "package_edit_rebuild_s": summary([w for w, *_ in package]),
+        "package_edit_chapters_executed": min(n for _, n, _ in package),
+        "peak_memory_mib": summary([p / 2**20 for p in peaks]),
+        "ratios": {
+            "cold_over_sum_of_chapters": statistics.median(cold) / sum_alone,
+            "noop_over_cold": statistics.median([w for w, _ in noop]) / statistics.median(cold),
+        },
+    }
+
+
+# ---------------------------------------------------------------- training
+def bench_training(repeat):
+    import numpy as np
+
+    import training_basics as tb
+    import tensorflow as tf
+    from training_basics.compiled import compile_loop
+
+    data = tb.synthesize()
+    x, y = data.x, data.y
+
+    def lab_train(model, inputs, outputs, learning_rate):  # the lab's eager step, as written there
+        with tf.GradientTape() as t:
+            current_loss = tb.l2_loss(outputs, model(inputs))
+        dw, db = t.gradient(current_loss, [model.w, model.b])
+        model.w.assign_sub(learning_rate * dw)
+        model.b.assign_sub(learning_rate * db)
+
+    def per_step(run, steps):
+        samples = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            run(steps)
+            samples.append((time.perf_counter() - t) / steps * 1e6)
+        return summary(samples)
+
+    results = {}
+    model = tb.Model()
+    lab_train(model, x, y, 0.1)
+    results["eager_step_us"] = per_step(lambda n: [lab_train(model, x, y, 0.1) for _ in range(n)], 300)
+    step = tf.function(tb.train_step)
+    step(model, x, y, 0.1)
+    results["tf_function_step_us"] = per_step(lambda n: [step(model, x, y, 0.1) for _ in range(n)], 2000)
+    for key, jit in (("in_graph_step_us", False), ("xla_step_us", True)):
+        loop = compile_loop(tb.Model(), 0.1, jit_compile=jit)
+        epochs = tf.constant(20000)
+        loop(x, y, epochs)  # trace and compile once
+        results[key] = per_step(lambda n: loop(x, y, epochs), 20000)
+
+    x64, y64 = x.numpy().astype(np.float64), y.numpy().astype(np.float64)
+
+    def lstsq():
+        design = np.stack([x64, np.ones_like(x64)], axis=1)
+        return np.linalg.lstsq(design, y64, rcond=None)[0]
+
+    results["closed_form_us"] = per_call(lstsq, repeat, 2000)
+
+    # Train to within 1e-6 of the closed-form loss: lr = 0.5 (the inverse of the Hessian's
+    # eigenvalues, ≈ 2 for x ~ N(0, 1)), in-graph with XLA; counted from w = 2, b = 1.
+    w_star, b_star = tb.closed_form(x, y)
+    best = float(tb.l2_loss(y, tb.Model(w=w_star, b=b_star)(x)))
+    model = tb.Model()
+    loop = compile_loop(model, 0.5, jit_compile=True)
+    steps = None
+    for n in range(1, 50):
+        model.w.assign(2.0), model.b.assign(1.0)
+        loop(x, y, tf.constant(n))
+        if float(tb.l2_loss(y, model(x))) - best <= 1e-6:
+            steps = n
+            break
+    n_steps = tf.constant(steps)
+
+    def to_tolerance():
+        model.w.assign(2.0)
+        model.b.assign(1.0)
+        return loop(x, y, n_steps)
+
+    results["train_to_1e-6_steps"] = steps
+    results["train_to_1e-6_us"] = per_call(to_tolerance, repeat, 2000)
+    eager = results["eager_step_us"]["median"]
+    results["ratios"] = {
+        "eager_over_tf_function": eager / results["tf_function_step_us"]["median"],
+        "eager_over_in_graph": eager / results["in_graph_step_us"]["median"],
+        "eager_over_xla": eager / results["xla_step_us"]["median"],
+        "train_to_1e-6_over_lstsq": results["train_to_1e-6_us"]["median"] / results["closed_form_us"]["median"],
+    }
+    return results
+
+
+def per_call(fn, repeat, calls):
+    fn()
+    samples = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        samples.append((time.perf_counter() - t) / calls * 1e6)
+    return summary(samples)
+
+
+# ---------------------------------------------------------------- report
+def table(results):
+    rows = []
+
+    def add(name, stats, unit, target=""):
+        if isinstance(stats, dict):
+            rows.append((name, f"{stats['median']:.3g} {unit}", f"{stats['min']:.3g}–{stats['max']:.3g}", target))
+        else:
+            rows.append((name, f"{stats:.3g}{unit}", "", target))
+
+    b = results.get("build")
+    if b:
+        add("cold build", b["cold_build_s"], "s")
+        add("sum of chapters, each alone", b["sum_of_chapter_execution_s"], "s")
+        for name, stats in b["chapter_execution_s"].items():
+            add(f"  {name}", stats, "s")
+        add("no-op rebuild", b["noop_rebuild_s"], "s")
+        add("prose-edit rebuild", b["prose_edit_rebuild_s"], "s")
+        add("package-edit rebuild", b["package_edit_rebuild_s"], "s")
+        add("peak memory of the build", b["peak_memory_mib"], "MiB")
+        r = b["ratios"]
+        add("cold / sum of chapters", r["cold_over_sum_of_chapters"], "×", "≤ 0.6")
+        add("no-op / cold", r["noop_over_cold"], "×", "≤ 0.05")
+        add("chapters executed, prose edit", b["prose_edit_chapters_executed"], "", "0")
+        add("chapters executed, package edit", b["package_edit_chapters_executed"], "", "8 (all)")
+    t = results.get("training")
+    if t:
+        add("eager step (lab)", t["eager_step_us"], "µs")
+        add("tf.function step", t["tf_function_step_us"], "µs")
+        add("in-graph loop, per step", t["in_graph_step_us"], "µs")
+        add("in-graph loop + XLA, per step", t["xla_step_us"], "µs")
+        add("numpy lstsq (closed form)", t["closed_form_us"], "µs")
+        add(f"train to 1e-6 of optimum ({t['train_to_1e-6_steps']} XLA steps)", t["train_to_1e-6_us"], "µs")
+        r = t["ratios"]
+        add("eager / tf.function step", r["eager_over_tf_function"], "×")
+        add("eager / in-graph step", r["eager_over_in_graph"], "×", "≥ 300")
+        add("eager / XLA step", r["eager_over_xla"], "×", "≥ 300")
+        add("train to 1e-6 / lstsq", r["train_to_1e-6_over_lstsq"], "×", "≤ 3")
+    width = max(len(r[0]) for r in rows)
+    lines = [f"{'measure':<{width}}  {'median':>12}  {'min–max':>17}  target", "-" * (width + 44)]
+    lines += [f"{n:<{width}}  {m:>12}  {s:>17}  {tg}" for n, m, s, tg in rows]
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description="Run the benchmarks.")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement (default 3)")
+    parser.add_argument("--skip-build", action="store_true", help="only the training benchmarks")
+    args = parser.parse_args()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    results = {
+        "machine": {
+            "cores": os.cpu_count(),
+            "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "repeat": args.repeat,
+    }
+    if not args.skip_build:
+        results["build"] = bench_build(args.repeat)
+    results["training"] = bench_training(max(args.repeat, 5))
+    import tensorflow as tf
+
+    results["machine"]["tensorflow"] = tf.__version__
+    out = ROOT / "_build" / "bench.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"{results['machine']['cores']} cores, {results['machine']['memory_gib']} GiB, "
+          f"Python {results['machine']['python']}, TensorFlow {tf.__version__}; {args.repeat} runs each\n")
+    print(table(results))
+    print(f"\nWritten to {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+from PIL import Image
+import io
+
+import training_basics as tb
+
+
+@pytest.fixture(scope="module")
+def trained():
+    data = tb.synthesize()
+    model = tb.Model()
+    history = tb.train(model, data.x, data.y)
+    return data, model, history
+
+
+def _png(fig):
+    png = fig._repr_png_()
+    image = Image.open(io.BytesIO(png))
+    return png, image
+
+
+def figures(trained):
+    data, model, history = trained
+    test = tb.synthesize(seed=tb.TEST_SEED)
+    return {
+        "data": tb.plots.plot_data(data.x, data.y, model(data.x)),
+        "trajectory": tb.plots.plot_trajectory(history),
+        "test": tb.plots.plot_test_predictions(test.y, model(test.x)),
+        "loss_vs_weights": tb.plots.plot_loss_vs_weights(history),
+        "surface": tb.plots.plot_loss_surface(data.x, data.y, history, optimum=tb.closed_form(data.x, data.y)),
+    }
+
+
+def test_every_plot_is_a_figure_with_title_labels_and_legend_that_displays_itself(trained):
+    for name, fig in figures(trained).items():
+        assert isinstance(fig, Figure), name
+        for ax in [a for a in fig.axes if a.get_label() != "<colorbar>"]:
+            assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel(), name
+        if name != "loss_vs_weights":
+            assert fig.axes[0].get_legend() is not None, name
+        png, image = _png(fig)
+        assert png.startswith(b"\x89PNG") and image.width > 300 and image.height > 200, name
+
+
+def test_figures_render_to_identical_bytes(trained):
+    first = [fig._repr_png_() for fig in figures(trained).values()]
+    second = [fig._repr_png_() for fig in figures(trained).values()]
+    assert first == second
+
+
+def test_data_plot_draws_blue_dots_for_data_and_red_crosses_for_predictions(trained):
+    data, model, _ = trained
+    fig = tb.plots.plot_data(data.x, data.y, model(data.x))
+    dots, crosses = fig.axes[0].collections
+    assert tuple(dots.get_facecolor()[0][:3]) == pytest.approx((0.12, 0.47, 0.71), abs=0.01)  # tab:blue
+    assert tuple(crosses.get_facecolor()[0][:3]) == pytest.approx((0.84, 0.15, 0.16), abs=0.01)  # tab:red
+    np.testing.assert_allclose(dots.get_offsets()[:, 1], data.y.numpy())
+
+
+def test_trajectory_has_dashed_true_values(trained):
+    _, _, history = trained
+    ax = tb.plots.plot_trajectory(history).axes[0]
+    dashed = [line for line in ax.lines if line.get_linestyle() == "--"]
+    assert sorted(line.get_ydata()[0] for line in dashed) == [tb.TRUE_b, tb.TRUE_w]
+
+
+def test_loss_surface_path_starts_at_the_start_and_ends_at_the_final_values(trained):
+    data, _, history = trained
+    ax = tb.plots.plot_loss_surface(data.x, data.y, history).axes[0]
+    path = next(line for line in ax.lines if line.get_label() == "training path")
+    assert (path.get_xdata()[0], path.get_ydata()[0]) == (2.0, 1.0)
+    assert path.get_xdata()[-1] == pytest.approx(history.final_w)

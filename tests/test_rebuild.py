@@ -1,0 +1,102 @@
+"""Rebuilds are correct: a package edit re-executes the chapters, a prose edit executes none.
+
+Each test works on a temporary copy of the repository, built by the copy's own
+tools/build.py. The copy's ``code/`` is put first on PYTHONPATH so that its
+kernels import the copy's package rather than the editable install of this checkout.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+from bs4 import BeautifulSoup
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.book
+
+
+def _files(root):
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=root, capture_output=True, text=True, check=True
+    ).stdout.split("\n")
+    return [f for f in listed if f and (root / f).is_file()]
+
+
+def build(repo):
+    env = dict(os.environ, PYTHONPATH=str(repo / "code"))
+    result = subprocess.run(
+        [sys.executable, str(repo / "tools" / "build.py")], cwd=repo, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, f"build failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    return json.loads((repo / "_build" / "build-report.json").read_text())
+
+
+def pasted(repo, chapter):
+    soup = BeautifulSoup((repo / "_build" / "html" / "book" / f"{chapter}.html").read_text(), "html.parser")
+    return [p.get_text() for p in soup.select("article .pasted-text")]
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    copy = tmp_path_factory.mktemp("repo")
+    for rel in _files(ROOT):
+        (copy / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / rel, copy / rel)
+    report = build(copy)
+    assert report["cache_invalidated"] and len(report["executed"]) == 8
+    first_build = {
+        p.stem: outputs_of(p) for p in (copy / "_build" / "html" / "_sources" / "book").glob("*.ipynb")
+    }
+    return copy, first_build
+
+
+def outputs_of(notebook):
+    """Every code cell's outputs (text and data of each), in order."""
+    cells = json.loads(notebook.read_text())["cells"]
+    return [
+        [{k: o.get(k) for k in ("output_type", "name", "text", "data")} for o in c.get("outputs", [])]
+        for c in cells if c["cell_type"] == "code"
+    ]
+
+
+def test_a_rebuild_with_nothing_changed_executes_nothing(repo):
+    repo, _ = repo
+    report = build(repo)
+    assert report["cache_invalidated"] is False
+    assert report["executed"] == [] and report["executed_by_sphinx"] == 0
+
+
+def test_a_prose_edit_executes_no_chapter_and_shows_the_new_prose(repo):
+    repo, _ = repo
+    chapter = repo / "book" / "loss.md"
+    text = chapter.read_text()
+    marker = "A sentence added by the prose-edit test."
+    chapter.write_text(text.replace("\n## Summary", f"\n{marker}\n\n## Summary", 1))
+    report = build(repo)
+    assert report["executed"] == [] and report["executed_by_sphinx"] == 0
+    assert marker in (repo / "_build" / "html" / "book" / "loss.html").read_text()
+
+
+def test_a_package_edit_reexecutes_and_the_page_shows_the_new_output(repo):
+    repo, _ = repo
+    data_py = repo / "code" / "training_basics" / "data.py"
+    assert "2.0" in pasted(repo, "intro")
+    data_py.write_text(re.sub(r"^TRUE_b = 2\.0$", "TRUE_b = 2.5", data_py.read_text(), flags=re.M))
+    report = build(repo)
+    assert report["cache_invalidated"] is True
+    assert len(report["executed"]) == 8 and report["executed_by_sphinx"] == 0
+    values = pasted(repo, "intro")
+    assert "2.5" in values and "2.0" not in values, values
+
+
+def test_two_builds_show_the_same_outputs(repo, built_book):
+    """Two cold builds, each executing every chapter afresh, give identical outputs, figures included."""
+    _, first_build = repo
+    for stem, outputs in first_build.items():
+        again = outputs_of(built_book / "html" / "_sources" / "book" / f"{stem}.ipynb")
+        assert again == outputs, f"{stem}: outputs differ between two builds"
