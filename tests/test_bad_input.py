@@ -1,5 +1,7 @@
 """Every bad input raises a clear error that names the value and says what was expected."""
 
+import re
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -85,10 +87,26 @@ def test_divergence_names_the_epoch_and_suggests_a_smaller_learning_rate():
     with pytest.raises(tb.TrainingDivergedError) as info:
         tb.train(tb.Model(), data.x, data.y, epochs=200, learning_rate=10.0)
     message = str(info.value)
-    assert "the loss became inf at epoch" in message or "the loss became nan at epoch" in message
-    assert "learning_rate=10.0" in message and "try a smaller learning rate, such as 1" in message
+    assert re.match(r"the loss grew from 1.92 to \S+ at epoch \d+ with learning_rate=10.0: training diverged; "
+                    r"try a smaller learning rate, such as 1$", message), message
     epoch = int(message.split("at epoch ")[1].split()[0])
-    assert 5 < epoch < 200
+    assert 1 <= epoch < 10
+
+
+def test_a_loss_that_overflows_to_inf_is_divergence_too():
+    from training_basics.checks import check_not_diverging
+
+    with pytest.raises(tb.TrainingDivergedError, match=r"the loss became inf at epoch 3 with learning_rate=0.5"):
+        check_not_diverging(float("inf"), 1.0, 3, 0.5)
+    with pytest.raises(tb.TrainingDivergedError, match=r"the loss became nan at epoch 0"):
+        check_not_diverging(float("nan"), float("nan"), 0, 0.5)
+    check_not_diverging(1e5, 1.0, 3, 0.5)  # large, but not a millionfold: no error
+
+
+def test_the_labs_loop_at_too_large_a_learning_rate_stops_within_its_15_epochs():
+    data = tb.synthesize()
+    with pytest.raises(tb.TrainingDivergedError, match=r"learning_rate=1.5"):
+        tb.train(tb.Model(), data.x, data.y, epochs=15, learning_rate=1.5)
 
 
 def test_errors_are_raised_before_any_update():
@@ -96,3 +114,13 @@ def test_errors_are_raised_before_any_update():
     with pytest.raises(ValueError):
         tb.train(model, X, Y, learning_rate=-1)
     assert (float(model.w), float(model.b)) == (2.0, 1.0)
+
+
+def test_scalar_tensors_and_variables_are_numbers():
+    import tensorflow as tf
+
+    model = tb.Model(w=tf.constant(2.5), b=np.float32(0.5))
+    assert (float(model.w), float(model.b)) == (2.5, 0.5)
+    assert tb.analytic_gradients(X, Y, model.w, model.b) == tb.analytic_gradients(X, Y, 2.5, 0.5)
+    with pytest.raises(TypeError, match=r"w must be a real number, got <tf.Tensor: shape=\(2,\)"):
+        tb.Model(w=tf.constant([1.0, 2.0]))

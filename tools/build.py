@@ -111,6 +111,26 @@ def execute_stale(cache_dir, sources, timeout, parallel=True):
     }
 
 
+def export_executed_notebooks(cache_dir, html_dir, sources):
+    """Put each chapter's executed notebook (outputs included) where the download button points.
+
+    The theme's ".ipynb" download links to _sources/<chapter>.ipynb, which Sphinx writes
+    without outputs; the cache holds the executed one.
+    """
+    import nbformat
+    from jupyter_cache import get_cache
+    from jupyter_cache.readers import get_reader
+
+    cache = get_cache(str(cache_dir))
+    read = get_reader(READ_DATA)
+    for source in sources:
+        _, notebook = cache.merge_match_into_notebook(read(str(source)))
+        notebook.metadata.pop("source_map", None)
+        target = html_dir / "_sources" / source.relative_to(ROOT).with_suffix(".ipynb")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(notebook, str(target))
+
+
 def cache_state(cache_dir):
     """{record id: creation time} of every executed notebook in the cache."""
     from jupyter_cache import get_cache
@@ -151,6 +171,7 @@ def main(argv=None):
     # Sphinx executes a chapter itself only if it was not found in the cache: normally none.
     after = cache_state(cache_dir)
     sphinx_executed = sorted(pk for pk, created in after.items() if before.get(pk) != created)
+    export_executed_notebooks(cache_dir, build / "html", chapters())
 
     report = {
         "cache_invalidated": invalidated,

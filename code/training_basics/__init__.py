@@ -33,6 +33,7 @@ from .reference import (  # noqa: E402
     analytic_gradients,
     closed_form,
     contraction_factors,
+    hessian,
     loss_grid,
 )
 from .training import History, train, train_step  # noqa: E402
@@ -54,6 +55,7 @@ __all__ = [
     "closed_form",
     "contraction_factors",
     "evaluate",
+    "hessian",
     "l2_loss",
     "loss_grid",
     "plots",

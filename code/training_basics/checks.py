@@ -13,7 +13,33 @@ import tensorflow as tf
 
 
 class TrainingDivergedError(FloatingPointError):
-    """The loss became inf or NaN during training."""
+    """The loss became inf or NaN, or grew a millionfold, during training."""
+
+
+DIVERGENCE_GROWTH = 1e6  # a loss this many times the first one means training is diverging
+
+
+def check_not_diverging(loss, first_loss, epoch, learning_rate):
+    """Raise ``TrainingDivergedError`` if ``loss`` is inf/NaN or DIVERGENCE_GROWTH × ``first_loss``."""
+    if math.isfinite(loss) and not (first_loss > 0 and loss > DIVERGENCE_GROWTH * first_loss):
+        return
+    what = f"the loss became {loss}" if not math.isfinite(loss) else (
+        f"the loss grew from {first_loss:.4g} to {loss:.4g}"
+    )
+    raise TrainingDivergedError(
+        f"{what} at epoch {epoch} with learning_rate={learning_rate}: training diverged; "
+        f"try a smaller learning rate, such as {learning_rate / 10:g}"
+    )
+
+
+def check_finite_parameters(model, epoch, learning_rate):
+    """Raise ``TrainingDivergedError`` if w or b overflowed to inf or NaN."""
+    w, b = float(model.w.numpy()), float(model.b.numpy())
+    if not (math.isfinite(w) and math.isfinite(b)):
+        raise TrainingDivergedError(
+            f"w={w}, b={b} after epoch {epoch} with learning_rate={learning_rate}: training diverged; "
+            f"try a smaller learning rate, such as {learning_rate / 10:g}"
+        )
 
 
 def as_float_array(name, value):
@@ -58,8 +84,12 @@ def check_same_shape(target_y, predicted_y):
 
 
 def check_number(name, value):
-    """A real, finite number as a Python float (bools are refused)."""
-    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
+    """A real, finite number as a Python float: a Python or NumPy number, or a scalar tensor or variable."""
+    if isinstance(value, (tf.Tensor, tf.Variable, np.ndarray)) and value.shape == ():
+        if value.dtype in (tf.bool, np.bool_):
+            raise TypeError(f"{name} must be a real number, got {_show(value)}")
+        value = value.numpy() if hasattr(value, "numpy") else value[()]
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
         raise TypeError(f"{name} must be a real number, got {_show(value)}")
     value = float(value)
     if not math.isfinite(value):

@@ -10,7 +10,14 @@ what the eager one does.
 import numpy as np
 import tensorflow as tf
 
-from .checks import TrainingDivergedError, check_count, check_learning_rate, check_trainable, check_xy
+from .checks import (
+    check_count,
+    check_finite_parameters,
+    check_learning_rate,
+    check_not_diverging,
+    check_trainable,
+    check_xy,
+)
 from .training import History, train_step
 
 
@@ -43,16 +50,12 @@ def train_compiled(model, inputs, outputs, epochs=15, learning_rate=0.1, jit_com
     epochs = check_count("epochs", epochs)
     loop = compile_loop(model, learning_rate, jit_compile)
     w, b, loss = (t.numpy() for t in loop(x, y, tf.constant(epochs)))
-    bad = ~np.isfinite(loss)
-    if bad.any() or not (np.isfinite(model.w.numpy()) and np.isfinite(model.b.numpy())):
-        epoch = int(np.argmax(bad)) if bad.any() else epochs - 1
-        lr = float(learning_rate)
-        raise TrainingDivergedError(
-            f"the loss became {loss[epoch] if bad.any() else 'finite but w or b overflowed'} at epoch {epoch} "
-            f"with learning_rate={lr}: training diverged; try a smaller learning rate, such as {lr / 10:g}"
-        )
+    for epoch, value in enumerate(loss):  # the same check as the eager loop, after the fact
+        check_not_diverging(float(value), float(loss[0]), epoch, float(learning_rate))
+    check_finite_parameters(model, epochs - 1, float(learning_rate))
     return History(
         w=w, b=b, loss=loss, epoch=np.arange(epochs, dtype=np.int64),
         final_w=float(model.w.numpy()), final_b=float(model.b.numpy()),
         learning_rate=float(learning_rate),
     )
+

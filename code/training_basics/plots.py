@@ -58,7 +58,7 @@ def plot_trajectory(history, true_w=TRUE_w, true_b=TRUE_b):
     ax.axhline(true_b, color=B_COLOUR, linestyle="--", label=f"true b = {true_b:g}")
     ax.set(title="w and b during training", xlabel="step (one per epoch, full batch)",
            ylabel="value before the update")
-    ax.legend(loc="center right")
+    ax.legend(loc="lower right")
     return fig
 
 

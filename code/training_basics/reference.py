@@ -34,12 +34,16 @@ def closed_form(x, y):
     return float(w), float(b)
 
 
+def hessian(x):
+    """H = 2·[[mean(x²), mean(x)], [mean(x), 1]], the (constant) Hessian of L over (w, b)."""
+    x = np.asarray(check_xy(x, x)[0], dtype=np.float64).ravel()
+    return 2.0 * np.array([[np.mean(x * x), np.mean(x)], [np.mean(x), 1.0]])
+
+
 def contraction_factors(x, learning_rate):
     """Eigenvalues of I − lr·H: how much each error direction shrinks per full-batch step."""
-    x = np.asarray(check_xy(x, x)[0], dtype=np.float64).ravel()
     lr = check_learning_rate(learning_rate)
-    hessian = 2.0 * np.array([[np.mean(x * x), np.mean(x)], [np.mean(x), 1.0]])
-    return np.sort(1.0 - lr * np.linalg.eigvalsh(hessian))
+    return np.sort(1.0 - lr * np.linalg.eigvalsh(hessian(x)))
 
 
 def loss_grid(x, y, ws, bs):

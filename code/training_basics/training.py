@@ -1,15 +1,15 @@
 """One training step, and the loop that repeats it."""
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
 
 from .checks import (
-    TrainingDivergedError,
     check_count,
+    check_finite_parameters,
     check_learning_rate,
+    check_not_diverging,
     check_trainable,
     check_xy,
 )
@@ -59,8 +59,9 @@ def train(model, inputs, outputs, epochs=15, learning_rate=0.1, batch_size=None,
     An epoch is one pass over the N examples: one full-batch step when
     ``batch_size`` is None (the lab), else ⌈N / batch_size⌉ steps on batches of
     a permutation drawn from ``seed``. ``log(epoch, w, b, loss)`` is called
-    after each epoch if given. Raises ``TrainingDivergedError`` if the loss
-    becomes inf or NaN.
+    after each epoch if given, with w and b after the epoch and the loss of its
+    last step (measured before that step). Raises ``TrainingDivergedError`` if
+    the loss becomes inf or NaN or grows a millionfold.
     """
     x, y = check_xy(inputs, outputs, "inputs", "outputs")
     epochs = check_count("epochs", epochs)
@@ -77,29 +78,20 @@ def train(model, inputs, outputs, epochs=15, learning_rate=0.1, batch_size=None,
             ws.append(model.w.numpy())
             bs.append(model.b.numpy())
             loss = float(train_step(model, xb, yb, learning_rate))
-            if not math.isfinite(loss):
-                raise TrainingDivergedError(
-                    f"the loss became {loss} at epoch {epoch} with learning_rate={learning_rate}: "
-                    f"training diverged; try a smaller learning rate, such as {learning_rate / 10:g}"
-                )
+            check_not_diverging(loss, losses[0] if losses else loss, epoch, learning_rate)
             losses.append(loss)
             epoch_of.append(epoch)
         if log is not None:
             log(epoch, float(model.w.numpy()), float(model.b.numpy()), losses[-1])
 
-    final_w, final_b = float(model.w.numpy()), float(model.b.numpy())
-    if not (math.isfinite(final_w) and math.isfinite(final_b)):
-        raise TrainingDivergedError(
-            f"w={final_w}, b={final_b} after epoch {epochs - 1} with learning_rate={learning_rate}: "
-            f"training diverged; try a smaller learning rate, such as {learning_rate / 10:g}"
-        )
+    check_finite_parameters(model, epochs - 1, learning_rate)
     return History(
         w=np.array(ws, dtype=np.float32),
         b=np.array(bs, dtype=np.float32),
         loss=np.array(losses, dtype=np.float32),
         epoch=np.array(epoch_of, dtype=np.int64),
-        final_w=final_w,
-        final_b=final_b,
+        final_w=float(model.w.numpy()),
+        final_b=float(model.b.numpy()),
         learning_rate=learning_rate,
     )
 

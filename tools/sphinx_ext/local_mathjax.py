@@ -1,6 +1,6 @@
 """Sphinx extension: MathJax served by the site itself, so the math renders with no network.
 
-Loaded from _config.yml (``sphinx: local_extensions: {local_mathjax: tools}``). It takes
+Loaded from _config.yml (``sphinx: local_extensions: {local_mathjax: tools/sphinx_ext}``). It takes
 MathJax 3 from the pinned PyPI package ``django-static-mathjax`` (a plain copy of MathJax's
 files in a module named ``mathjax``; nothing of Django is imported or needed), copies into the
 site's ``_static/mathjax/`` only what a page can ask for, and points Sphinx's ``mathjax_path``
