@@ -51,11 +51,13 @@ clean:
 distclean: clean
 	rm -rf $(VENV)
 
-# A fresh, unconstrained resolution of the pinned direct dependencies, frozen.
+# A fresh, unconstrained resolution of the pinned direct dependencies, frozen. requirements.txt
+# reads constraints.txt (-c), so the old lock is emptied first; it is restored if the install fails.
 lock:
-	rm -rf _build/lock-venv
+	rm -rf _build/lock-venv && mkdir -p _build
+	cp constraints.txt _build/constraints.prev && : > constraints.txt
 	$(PYTHON) -m venv _build/lock-venv
-	_build/lock-venv/bin/pip install --quiet -r requirements-dev.txt
+	_build/lock-venv/bin/pip install --quiet -r requirements-dev.txt || { cp _build/constraints.prev constraints.txt; exit 1; }
 	{ echo "# The fully resolved set, made by \`make lock\` (pip freeze of a fresh venv). Installed with -c, so a fresh"; \
 	  echo "# install gets exactly these versions."; \
 	  _build/lock-venv/bin/pip freeze --exclude-editable | grep -v '^training-basics'; } > constraints.txt

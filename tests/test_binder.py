@@ -12,7 +12,6 @@ import json
 import os
 import re
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -67,7 +66,8 @@ def binder_environ(venv, **extra):
 def run(command, **kwargs):
     result = subprocess.run(command, capture_output=True, text=True, **kwargs)
     assert result.returncode == 0, (
-        f"{' '.join(map(str, command))} exited {result.returncode}:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+        f"{' '.join(map(str, command))} exited {result.returncode}:\n"
+        f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
     )
     return result
 
@@ -98,10 +98,10 @@ def test_runtime_txt_pins_the_python_the_book_is_built_with():
 
 def test_repo2docker_reads_the_root_files_and_nothing_else():
     present = [name for name in OTHER_BUILDPACKS if (ROOT / name).exists()]
-    assert not present, f"repo2docker would not use requirements.txt/runtime.txt/postBuild as intended: {present}"
+    assert not present, f"repo2docker would not use requirements.txt, runtime.txt, postBuild: {present}"
     for name in ("requirements.txt", "runtime.txt", "postBuild"):
         assert (ROOT / name).is_file(), name
-    assert os.access(ROOT / "postBuild", os.X_OK), "postBuild must be executable (repo2docker runs ./postBuild)"
+    assert os.access(ROOT / "postBuild", os.X_OK), "repo2docker runs ./postBuild: it must be executable"
     post_build = (ROOT / "postBuild").read_text()
     assert post_build.startswith("#!/usr/bin/env bash\n") and "set -euo pipefail" in post_build
 
@@ -116,7 +116,8 @@ def test_requirements_txt_installs_the_locked_set_and_the_package_editable():
     for line in lines:
         if "==" in line:
             name, version = line.split("==")
-            assert pins[normalize(name)] == version, f"requirements.txt pins {line}, constraints.txt {pins[normalize(name)]}"
+            locked = pins[normalize(name)]
+            assert locked == version, f"requirements.txt pins {line}, constraints.txt {locked}"
 
 
 # ---------------------------------------------------------------- the environment, as Binder builds it
@@ -130,7 +131,8 @@ def binder_venv(tmp_path_factory):
     # repo2docker: `${KERNEL_PYTHON_PREFIX}/bin/pip install --no-cache-dir -r requirements.txt` in the
     # repository root (here with pip's cache, for speed; what gets installed is the same).
     run(
-        [str(bin_(venv, "python")), "-m", "pip", "install", "--disable-pip-version-check", "-r", "requirements.txt"],
+        [str(bin_(venv, "python")), "-m", "pip", "install", "--disable-pip-version-check",
+         "-r", "requirements.txt"],
         cwd=ROOT, env=binder_environ(venv),
     )
     return venv
@@ -138,7 +140,7 @@ def binder_venv(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def post_built(binder_venv):
-    """postBuild, run as repo2docker runs it: ./postBuild from the repository root, with the environment's tools."""
+    """postBuild as repo2docker runs it: ./postBuild in the repository root, the venv's bin/ on PATH."""
     result = run(["./postBuild"], cwd=ROOT, env=binder_environ(binder_venv))
     return binder_venv, result
 
@@ -148,19 +150,23 @@ def test_the_environment_is_exactly_the_lock_with_the_package_editable(binder_ve
     version = run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"]).stdout.strip()
     assert f"python-{version}" == (ROOT / "runtime.txt").read_text().strip()
 
-    installed = json.loads(run([python, "-m", "pip", "list", "--format", "json", "--disable-pip-version-check"]).stdout)
+    pip_list = [python, "-m", "pip", "list", "--format", "json", "--disable-pip-version-check"]
+    installed = json.loads(run(pip_list).stdout)
     pins = locked_versions()
     unlocked = {normalize(p["name"]): p["version"] for p in installed}.keys() - pins.keys()
-    assert unlocked <= {"pip", "setuptools", "wheel", "training-basics"}, f"installed but not locked: {unlocked}"
+    # pip freeze (make lock) leaves out pip, setuptools and wheel; the package itself is the repository.
+    assert unlocked <= {"pip", "setuptools", "wheel", "training-basics"}, f"not in the lock: {unlocked}"
     wrong = {
         p["name"]: (p["version"], pins[normalize(p["name"])])
         for p in installed if normalize(p["name"]) in pins and pins[normalize(p["name"])] != p["version"]
     }
     assert not wrong, f"installed (version, locked): {wrong}"
 
-    editable = json.loads(run([python, "-m", "pip", "list", "-e", "--format", "json", "--disable-pip-version-check"]).stdout)
-    assert [(p["name"], Path(p["editable_project_location"])) for p in editable] == [("training-basics", ROOT)]
-    where = run([python, "-c", "import training_basics; print(training_basics.__file__)"], cwd="/").stdout.strip()
+    editable = json.loads(run(pip_list + ["--editable"]).stdout)
+    editable = [(p["name"], Path(p["editable_project_location"])) for p in editable]
+    assert editable == [("training-basics", ROOT)]
+    where = run([python, "-c", "import training_basics; print(training_basics.__file__)"], cwd="/")
+    where = where.stdout.strip()
     assert Path(where) == ROOT / "code" / "training_basics" / "__init__.py"
 
 
@@ -175,7 +181,7 @@ def jupytext_factory(venv):
 
 
 def test_post_build_makes_jupytext_the_default_viewer_where_jupyterlab_reads_it(post_built):
-    venv, result = post_built
+    venv, _ = post_built
     paths = run([str(bin_(venv, "jupyter")), "lab", "path"], env=binder_environ(venv)).stdout
     app_dir = Path(re.search(r"^Application directory:\s*(.+)$", paths, re.M).group(1).strip())
     assert app_dir == venv / "share" / "jupyter" / "lab"  # ${NB_PYTHON_PREFIX}/share/jupyter/lab on Binder
@@ -274,7 +280,7 @@ def test_the_server_is_binders_jupyterlab_with_jupytext(server):
 
 
 def decode(frame):
-    """A kernel message from a websocket frame: JSON text, or jupyter_server's binary form when it has buffers."""
+    """A kernel message from a websocket frame: JSON text, or jupyter_server's binary form (with buffers)."""
     if isinstance(frame, str):
         return json.loads(frame)
     count = int.from_bytes(frame[:4], "big")
@@ -349,8 +355,10 @@ def test_a_kernel_runs_in_book_with_the_binder_environment_and_package(server, b
     kernel = Kernel(server, "book/intro.md", "python3")
     try:
         status, outputs, stderr = kernel.execute(
-            "import os, sys\nprint(os.getcwd()); print(sys.prefix); print('TF_CPP_MIN_LOG_LEVEL' in os.environ)\n"
-            "import training_basics\nprint(training_basics.__file__); print(os.environ['TF_CPP_MIN_LOG_LEVEL'])"
+            "import os, sys\n"
+            "print(os.getcwd()); print(sys.prefix); print('TF_CPP_MIN_LOG_LEVEL' in os.environ)\n"
+            "import training_basics\n"
+            "print(training_basics.__file__); print(os.environ['TF_CPP_MIN_LOG_LEVEL'])"
         )
     finally:
         kernel.close()
@@ -381,7 +389,9 @@ def test_chapter_opens_as_a_notebook_and_runs_cleanly(server, source):
             status, outputs, stderr = kernel.execute(cell)
             errors = [text_of(o) for o in outputs if o["type"] == "error"]
             if status != "ok" or errors or stderr:
-                failures.append(f"cell {number} ({status}):\n{cell}\n--- error:\n{''.join(errors)}\n--- stderr:\n{stderr}")
+                failures.append(
+                    f"cell {number} ({status}):\n{cell}\n--- error:\n{''.join(errors)}\n--- stderr:\n{stderr}"
+                )
                 break  # as a reader's "Run all" stops at the first error
     finally:
         kernel.close()
