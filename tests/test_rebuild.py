@@ -28,10 +28,7 @@ def _files(root):
 
 
 def build(repo):
-    env = dict(os.environ, PYTHONPATH=str(repo / "code"))
-    result = subprocess.run(
-        [sys.executable, str(repo / "tools" / "build.py")], cwd=repo, env=env, capture_output=True, text=True
-    )
+    result = _run_build(repo)
     assert result.returncode == 0, f"build failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
     return json.loads((repo / "_build" / "build-report.json").read_text())
 
@@ -100,3 +97,33 @@ def test_two_builds_show_the_same_outputs(repo, built_book):
     for stem, outputs in first_build.items():
         again = outputs_of(built_book / "html" / "_sources" / "book" / f"{stem}.ipynb")
         assert again == outputs, f"{stem}: outputs differ between two builds"
+
+
+def _run_build(repo):
+    env = dict(os.environ, PYTHONPATH=str(repo / "code"))
+    return subprocess.run(
+        [sys.executable, str(repo / "tools" / "build.py")], cwd=repo, env=env, capture_output=True, text=True
+    )
+
+
+@pytest.mark.parametrize(
+    "cell, expected",
+    [
+        ("1 / 0", "ZeroDivisionError"),
+        ("import sys\nprint('a stray line on stderr', file=sys.stderr)", "stderr"),
+    ],
+    ids=["failing-cell", "stderr-output"],
+)
+def test_a_failing_cell_or_stderr_output_fails_the_build(repo, cell, expected):
+    repo, _ = repo
+    chapter = repo / "book" / "model.md"
+    original = chapter.read_text()
+    chapter.write_text(original.replace("\n## Summary", f"\n```{{code-cell}} ipython3\n{cell}\n```\n\n## Summary", 1))
+    try:
+        result = _run_build(repo)
+        assert result.returncode != 0, "the build passed with a bad cell"
+        assert expected in result.stdout + result.stderr
+        if expected == "ZeroDivisionError":
+            assert "ZeroDivisionError" in (repo / "_build" / "reports" / "model.log").read_text()
+    finally:
+        chapter.write_text(original)

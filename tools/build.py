@@ -78,10 +78,12 @@ def prepare_cache(cache_dir, doctrees, root=ROOT):
     return True
 
 
-def execute_stale(cache_dir, sources, timeout, parallel=True):
+def execute_stale(cache_dir, sources, timeout, parallel=True, reports_dir=None):
     """Execute the chapters whose code has no entry in the cache, in parallel by default.
 
     Returns {chapter name: its execution time in seconds} for the chapters executed.
+    A chapter that fails stops the build; its traceback is printed and written to
+    ``reports_dir/<chapter>.log``.
     """
     from jupyter_cache import get_cache
     from jupyter_cache.executors import load_executor
@@ -104,6 +106,9 @@ def execute_stale(cache_dir, sources, timeout, parallel=True):
         for uri in failed:
             record = cache.get_project_record(uri)
             print(f"\nExecuting {Path(uri).name} failed:\n{record.traceback}", file=sys.stderr)
+            if reports_dir is not None:
+                reports_dir.mkdir(parents=True, exist_ok=True)
+                (reports_dir / f"{Path(uri).stem}.log").write_text(str(record.traceback))
         raise SystemExit(f"{len(failed)} chapter(s) failed to execute")
     return {
         Path(uri).stem: round(cache.get_cached_project_nb(uri).data.get("execution_seconds", 0.0), 3)
@@ -161,9 +166,10 @@ def main(argv=None):
     timeout = config.get("execute", {}).get("timeout", 300)
 
     t0 = time.perf_counter()
+    shutil.rmtree(build / "reports", ignore_errors=True)
     invalidated = prepare_cache(cache_dir, build / ".doctrees")
     t1 = time.perf_counter()
-    executed = execute_stale(cache_dir, chapters(), timeout, parallel=not args.serial)
+    executed = execute_stale(cache_dir, chapters(), timeout, parallel=not args.serial, reports_dir=build / "reports")
     before = cache_state(cache_dir)
     t2 = time.perf_counter()
     sphinx_build(output, full=invalidated)
