@@ -110,10 +110,11 @@ def execute_stale(cache_dir, sources, timeout, parallel=True, reports_dir=None):
                 reports_dir.mkdir(parents=True, exist_ok=True)
                 (reports_dir / f"{Path(uri).stem}.log").write_text(str(record.traceback))
         raise SystemExit(f"{len(failed)} chapter(s) failed to execute")
-    return {
-        Path(uri).stem: round(cache.get_cached_project_nb(uri).data.get("execution_seconds", 0.0), 3)
-        for uri in result.succeeded
-    }
+    seconds = {}
+    for uri in result.succeeded:
+        record = cache.get_cached_project_nb(uri)  # None if the file changed since it was executed
+        seconds[Path(uri).stem] = round(record.data.get("execution_seconds", 0.0), 3) if record else None
+    return seconds
 
 
 def export_executed_notebooks(cache_dir, html_dir, sources):

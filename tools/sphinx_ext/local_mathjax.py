@@ -13,7 +13,10 @@ at it:
 * the TeX extensions that ``autoload`` fetches on the first use of their macros
   (``\\boldsymbol``, ``\\cancel``, ...);
 * the accessibility components that the menu loads when a reader switches them on (explorer,
-  semantic enrichment, speech rule engine with its English and Nemeth maps).
+  semantic enrichment and the MathML input it runs on, speech rule engine with its English and
+  Nemeth maps).
+
+tests/test_browser.py checks, with every request off 127.0.0.1 blocked, that all of it loads.
 
 MathJax's own license goes with it. Every path written into the site is relative.
 """
@@ -30,6 +33,7 @@ FILES = [
     "output/chtml/fonts/woff-v2/*.woff",
     "input/tex/extensions/*.js",
     "a11y/*.js",
+    "input/mml.js",  # semantic enrichment (explorer, speech) reads the MathML
     "sre/mathmaps/base.json",
     "sre/mathmaps/en.json",
     "sre/mathmaps/nemeth.json",

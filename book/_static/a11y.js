@@ -1,0 +1,33 @@
+// Accessibility fixes for the theme (sphinx-book-theme 1.3 / pydata-sphinx-theme), found by
+// axe-core in tests/test_browser.py (label-content-name-mismatch, WCAG 2.5.3 "label in name"):
+// a button's accessible name must contain the text it shows.
+(function () {
+  "use strict";
+
+  function fix() {
+    // The search button shows "Search Ctrl+K" but was named "Search": let its content name it.
+    document.querySelectorAll(".search-button__button[aria-label]").forEach(function (button) {
+      button.removeAttribute("aria-label");
+    });
+    // The colour-mode button is named "Color mode"; the titles of its icons (Light, Dark,
+    // System Settings, shown by Font Awesome as SVG <title>s) made it show other text.
+    // The icons are decoration: the button's name says what it does.
+    document.querySelectorAll(".theme-switch-button .theme-switch").forEach(function (icon) {
+      icon.removeAttribute("title");
+      if (icon.tagName.toLowerCase() === "svg") {
+        icon.querySelectorAll("title").forEach(function (title) { title.remove(); });
+        icon.removeAttribute("aria-labelledby");
+        icon.removeAttribute("role");
+        icon.setAttribute("aria-hidden", "true");
+      }
+    });
+  }
+
+  // Font Awesome turns the <i> icons into <svg> when the page has loaded: fix before and after.
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", fix);
+  } else {
+    fix();
+  }
+  window.addEventListener("load", fix);
+})();
