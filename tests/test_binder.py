@@ -37,7 +37,7 @@ import build  # noqa: E402
 
 pytestmark = pytest.mark.binder
 
-CHAPTERS = build.chapters()
+CHAPTERS = build.pages()  # every page of the book, appendices included
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 # Per cell, as the build allows (execute.timeout in _config.yml).
 CELL_TIMEOUT = CONFIG.get("execute", {}).get("timeout", 300)

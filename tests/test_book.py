@@ -16,6 +16,7 @@ sys.path.insert(0, str(ROOT / "tools"))  # the build script is a tool, not part 
 import build  # noqa: E402
 
 CHAPTERS = build.chapters()
+PAGES = build.pages()  # the chapters and the appendices (the build status page)
 GLUE_ROLE = re.compile(r"\{glue(?::text)?\}`([^`]+)`")
 TF_LOG = re.compile(
     r"tensorflow/core|oneDNN|cuda|absl::|I0000 |W0000 |E0000 |computation placer|WARNING:tensorflow|"
@@ -41,14 +42,15 @@ def figure_cells(source):
     ]
 
 
-def test_the_toc_lists_eight_chapters():
+def test_the_toc_lists_eight_chapters_then_the_status_page():
     assert [p.stem for p in CHAPTERS] == [
         "intro", "model", "loss", "data", "gradients", "updates", "training-loop", "evaluation",
     ]
+    assert PAGES == CHAPTERS + [ROOT / "book" / "status.md"]
 
 
 @pytest.mark.book
-@pytest.mark.parametrize("source", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+@pytest.mark.parametrize("source", PAGES, ids=[p.stem for p in PAGES])
 def test_chapter_page(built_book, source):
     soup = page(built_book, source)
     body = article(soup)
@@ -116,14 +118,32 @@ def test_no_absolute_local_path_anywhere_in_the_site(built_book):
 def test_the_build_report_says_every_chapter_was_executed(built_book):
     report = json.loads((built_book / "build-report.json").read_text())
     assert report["cache_invalidated"] is True
-    assert sorted(report["executed"]) == sorted(p.stem for p in CHAPTERS)
+    assert sorted(report["executed"]) == sorted(p.stem for p in PAGES)
+    assert report["executed_by_sphinx"] == 0
 
 
 @pytest.mark.book
 def test_executed_notebooks_are_downloadable_and_carry_outputs(built_book):
-    for source in CHAPTERS:
+    for source in PAGES:
         rel = source.relative_to(ROOT)
         nb = json.loads((built_book / "html" / "_sources" / rel.with_suffix(".ipynb")).read_text())
         outputs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
         assert outputs, f"{rel}: the downloadable notebook has no outputs"
         assert not [o for o in outputs if o["output_type"] == "error" or o.get("name") == "stderr"]
+
+
+@pytest.mark.book
+def test_the_status_page_lists_every_page_executed_and_the_versions(built_book):
+    from importlib.metadata import version
+
+    body = article(page(built_book, ROOT / "book" / "status.md"))
+    rows = body.select("table tbody tr")
+    documents = {row.find("td").get_text().strip(): row.get_text() for row in rows}
+    for source in PAGES:
+        name = source.relative_to(ROOT).with_suffix("").as_posix()
+        assert name in documents, f"{name} is not in the execution table {sorted(documents)}"
+        assert "✅" in documents[name] and "cache" in documents[name]
+    text = body.get_text()
+    for package in ("tensorflow-cpu", "numpy", "matplotlib", "jupyter-book", "myst-nb"):
+        assert re.search(rf"{package}\s+{re.escape(version(package))}", text), package
+    assert re.search(r"Python\s+3\.11\.", text)

@@ -36,11 +36,18 @@ FINGERPRINT_FILE = "package-fingerprint.txt"
 READ_DATA = {"name": "myst_nb_md", "type": "plugin"}
 
 
-def chapters(root=ROOT):
-    """The chapter sources, in _toc.yml order."""
+def pages(root=ROOT):
+    """Every page's source, in _toc.yml order."""
     toc = yaml.safe_load((root / "_toc.yml").read_text())
     files = [toc["root"]] + [entry["file"] for entry in _entries(toc)]
     return [root / f"{f}.md" for f in files]
+
+
+def chapters(root=ROOT):
+    """The teaching chapters: the root and the first part of _toc.yml (later parts are appendices)."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    first = toc["parts"][0] if "parts" in toc else toc
+    return [root / f"{toc['root']}.md"] + [root / f"{entry['file']}.md" for entry in _entries(first)]
 
 
 def _entries(node):
@@ -170,7 +177,7 @@ def main(argv=None):
     shutil.rmtree(build / "reports", ignore_errors=True)
     invalidated = prepare_cache(cache_dir, build / ".doctrees")
     t1 = time.perf_counter()
-    executed = execute_stale(cache_dir, chapters(), timeout, parallel=not args.serial, reports_dir=build / "reports")
+    executed = execute_stale(cache_dir, pages(), timeout, parallel=not args.serial, reports_dir=build / "reports")
     before = cache_state(cache_dir)
     t2 = time.perf_counter()
     sphinx_build(output, full=invalidated)
@@ -178,7 +185,7 @@ def main(argv=None):
     # Sphinx executes a chapter itself only if it was not found in the cache: normally none.
     after = cache_state(cache_dir)
     sphinx_executed = sorted(pk for pk, created in after.items() if before.get(pk) != created)
-    export_executed_notebooks(cache_dir, build / "html", chapters())
+    export_executed_notebooks(cache_dir, build / "html", pages())
 
     report = {
         "cache_invalidated": invalidated,
