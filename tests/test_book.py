@@ -147,3 +147,32 @@ def test_the_status_page_lists_every_page_executed_and_the_versions(built_book):
     for package in ("tensorflow-cpu", "numpy", "matplotlib", "jupyter-book", "myst-nb"):
         assert re.search(rf"{package}\s+{re.escape(version(package))}", text), package
     assert re.search(r"Python\s+3\.11\.", text)
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("source", PAGES, ids=[p.stem for p in PAGES])
+def test_the_set_up_cell_runs_first_in_live_code_and_a_print_view_is_offered(built_book, source):
+    nb = jupytext.read(source)
+    first = next(c for c in nb.cells if c.cell_type == "code")
+    assert "thebe-init" in first.metadata.get("tags", []), f"{source.name}: set-up cell not tagged thebe-init"
+    assert "import training_basics" in first.source
+    soup = page(built_book, source)
+    assert soup.select_one(".cell.thebe-init"), f"{source.name}: no thebe-init cell in the page"
+    assert soup.select_one("button.btn-download-pdf-button"), f"{source.name}: no print/PDF button"
+
+
+@pytest.mark.book
+def test_glued_numbers_are_the_packages_results(built_book):
+    """The final w, b and test MSE quoted in the prose are what the package computes for the lab's run."""
+    import training_basics as tb
+
+    data = tb.synthesize()
+    model = tb.Model()
+    history = tb.train(model, data.x, data.y, epochs=15, learning_rate=0.1)
+    test = tb.synthesize(seed=tb.TEST_SEED)
+    ev = tb.evaluate(model, test.x, test.y)
+    loop = [p.get_text() for p in article(page(built_book, ROOT / "book" / "training-loop.md")).select(".pasted-text")]
+    evaluation = [p.get_text() for p in article(page(built_book, ROOT / "book" / "evaluation.md")).select(".pasted-text")]
+    for value in (history.final_w, history.final_b):
+        assert f"{value:.4f}" in loop, (value, loop)
+    assert f"{ev.test_mse:.4f}" in evaluation, (ev.test_mse, evaluation)

@@ -69,7 +69,7 @@ def outputs_of(notebook):
 def test_a_rebuild_with_nothing_changed_executes_nothing(repo):
     repo, _ = repo
     report = build(repo)
-    assert report["cache_invalidated"] is False
+    assert report["cache_invalidated"] is False and report["up_to_date"] is True
     assert report["executed"] == [] and report["executed_by_sphinx"] == 0
 
 
@@ -80,6 +80,7 @@ def test_a_prose_edit_executes_no_chapter_and_shows_the_new_prose(repo):
     marker = "A sentence added by the prose-edit test."
     chapter.write_text(text.replace("\n## Summary", f"\n{marker}\n\n## Summary", 1))
     report = build(repo)
+    assert report["up_to_date"] is False and report["cache_invalidated"] is False
     assert report["executed"] == [] and report["executed_by_sphinx"] == 0
     assert marker in (repo / "_build" / "html" / "book" / "loss.html").read_text()
 

@@ -14,12 +14,13 @@ Why a wrapper around ``jupyter-book build``:
   fingerprint changes the cache is emptied and Sphinx re-reads every page.
 * jupyter-book executes chapters one at a time. Chapters are independent, so
   the stale ones are first executed in parallel into the cache (jupyter-cache's
-  ``local-parallel`` executor), and the Sphinx build then finds them all cached.
+  worker pool), and the Sphinx build then finds them all cached.
 """
 
 import argparse
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
 import subprocess
@@ -34,6 +35,9 @@ FINGERPRINT_FILE = "package-fingerprint.txt"
 # myst-nb's own reader for MyST Markdown notebooks, so the cached notebook hashes
 # exactly as the one Sphinx reads.
 READ_DATA = {"name": "myst_nb_md", "type": "plugin"}
+# A page's run is mostly one busy core plus waits (kernel start-up, messages): one worker
+# more than the cores keeps both cores busy.
+DEFAULT_WORKERS = (os.cpu_count() or 1) + 1
 
 
 def pages(root=ROOT):
@@ -71,6 +75,18 @@ def fingerprint(root=ROOT):
     return digest.hexdigest()
 
 
+def inputs_fingerprint(root=ROOT):
+    """A hash of every file the site is made from: when it matches the last build's, nothing is to do."""
+    digest = hashlib.sha256(fingerprint(root).encode())
+    files = [root / "_config.yml", root / "_toc.yml"]
+    files += sorted(p for folder in ("book", "tools") for p in (root / folder).rglob("*") if p.is_file())
+    for path in files:
+        if "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def prepare_cache(cache_dir, doctrees, root=ROOT):
     """Empty the cache and Sphinx's saved pages if the fingerprint changed; True if it did."""
     stamp = cache_dir / FINGERPRINT_FILE
@@ -85,15 +101,15 @@ def prepare_cache(cache_dir, doctrees, root=ROOT):
     return True
 
 
-def execute_stale(cache_dir, sources, timeout, parallel=True, reports_dir=None):
-    """Execute the chapters whose code has no entry in the cache, in parallel by default.
+def execute_stale(cache_dir, sources, timeout, workers, reports_dir=None):
+    """Execute the pages whose code has no entry in the cache, ``workers`` at a time.
 
-    Returns {chapter name: its execution time in seconds} for the chapters executed.
-    A chapter that fails stops the build; its traceback is printed and written to
-    ``reports_dir/<chapter>.log``.
+    Returns {page name: its execution time in seconds} for the pages executed.
+    A page that fails stops the build; its traceback is printed and written to
+    ``reports_dir/<page>.log``.
     """
     from jupyter_cache import get_cache
-    from jupyter_cache.executors import load_executor
+    from jupyter_cache.executors.basic import ExecutionWorkerLocalMProc, ProcessData
 
     cache = get_cache(str(cache_dir))
     for source in sources:
@@ -101,24 +117,27 @@ def execute_stale(cache_dir, sources, timeout, parallel=True, reports_dir=None):
     stale = cache.list_unexecuted()
     if not stale:
         return {}
-    # local-parallel: one worker process per core (jupyter-cache's multiprocessing Pool).
-    executor = load_executor("local-parallel" if parallel else "local-serial", cache=cache)
-    result = executor.run_and_cache(
-        filter_pks=[record.pk for record in stale],
-        timeout=timeout,
-        allow_errors=False,
-    )
-    failed = result.excepted + result.errored
+    # jupyter-cache's own worker (executes in the page's folder, caches the result), in a
+    # pool of our size; the longest pages (by source size) start first, so none is left alone at the end.
+    stale.sort(key=lambda record: Path(record.uri).stat().st_size, reverse=True)
+    jobs = [ProcessData(record.pk, record.uri, cache, timeout, False) for record in stale]
+    worker = ExecutionWorkerLocalMProc()
+    if workers > 1:
+        with multiprocessing.Pool(min(workers, len(jobs))) as pool:
+            outcomes = list(pool.imap_unordered(worker, jobs, chunksize=1))
+    else:
+        outcomes = [worker(job) for job in jobs]
+    failed = [uri for status, uri in outcomes if status != 0]
+    for uri in failed:
+        record = cache.get_project_record(uri)
+        print(f"\nExecuting {Path(uri).name} failed:\n{record.traceback}", file=sys.stderr)
+        if reports_dir is not None:
+            reports_dir.mkdir(parents=True, exist_ok=True)
+            (reports_dir / f"{Path(uri).stem}.log").write_text(str(record.traceback))
     if failed:
-        for uri in failed:
-            record = cache.get_project_record(uri)
-            print(f"\nExecuting {Path(uri).name} failed:\n{record.traceback}", file=sys.stderr)
-            if reports_dir is not None:
-                reports_dir.mkdir(parents=True, exist_ok=True)
-                (reports_dir / f"{Path(uri).stem}.log").write_text(str(record.traceback))
-        raise SystemExit(f"{len(failed)} chapter(s) failed to execute")
+        raise SystemExit(f"{len(failed)} page(s) failed to execute")
     seconds = {}
-    for uri in result.succeeded:
+    for _, uri in outcomes:
         record = cache.get_cached_project_nb(uri)  # None if the file changed since it was executed
         seconds[Path(uri).stem] = round(record.data.get("execution_seconds", 0.0), 3) if record else None
     return seconds
@@ -164,7 +183,10 @@ def sphinx_build(output, full):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--output", type=Path, default=ROOT, help="folder that gets _build/ (default: repository root)")
-    parser.add_argument("--serial", action="store_true", help="execute chapters one at a time (for timing each alone)")
+    parser.add_argument(
+        "--workers", type=int, default=DEFAULT_WORKERS,
+        help=f"pages executed at once (default {DEFAULT_WORKERS}; 1 times each page alone)",
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     output = args.output.resolve()
@@ -174,10 +196,18 @@ def main(argv=None):
     timeout = config.get("execute", {}).get("timeout", 300)
 
     t0 = time.perf_counter()
+    inputs, stamp = inputs_fingerprint(), build / "inputs-fingerprint.txt"
+    if stamp.exists() and stamp.read_text() == inputs and (build / "html" / "index.html").exists():
+        report = {"cache_invalidated": False, "executed": [], "chapter_seconds": {}, "executed_by_sphinx": 0,
+                  "up_to_date": True, "seconds": {"total": round(time.perf_counter() - t0, 3)}}
+        (build / "build-report.json").write_text(json.dumps(report, indent=2) + "\n")
+        print(f"Nothing changed since the last build: the site in {build / 'html'} is up to date.")
+        return
+    stamp.unlink(missing_ok=True)
     shutil.rmtree(build / "reports", ignore_errors=True)
     invalidated = prepare_cache(cache_dir, build / ".doctrees")
     t1 = time.perf_counter()
-    executed = execute_stale(cache_dir, pages(), timeout, parallel=not args.serial, reports_dir=build / "reports")
+    executed = execute_stale(cache_dir, pages(), timeout, args.workers, reports_dir=build / "reports")
     before = cache_state(cache_dir)
     t2 = time.perf_counter()
     sphinx_build(output, full=invalidated)
@@ -192,12 +222,14 @@ def main(argv=None):
         "executed": sorted(executed),
         "chapter_seconds": executed,
         "executed_by_sphinx": len(sphinx_executed),
+        "up_to_date": False,
         "seconds": {"execute": round(t2 - t1, 3), "sphinx": round(t3 - t2, 3), "total": round(t3 - t0, 3)},
-        "workers": 1 if args.serial else os.cpu_count(),
+        "workers": args.workers,
     }
     (build / "build-report.json").write_text(json.dumps(report, indent=2) + "\n")
+    stamp.write_text(inputs)
     site = build / "html" / "index.html"
-    print(f"\nExecuted {len(executed)} chapter(s) in {t2 - t1:.1f} s; built in {t3 - t0:.1f} s.")
+    print(f"\nExecuted {len(executed)} page(s) in {t2 - t1:.1f} s; built in {t3 - t0:.1f} s.")
     print(f"The site is in {site.parent}; open {site} or run `make serve`.")
 
 
