@@ -9,6 +9,7 @@ One module per idea, in the order the book teaches them:
 ``training``        ``train_step`` and the loop ``train`` -> ``History``
 ``evaluation``      ``evaluate`` -> ``Evaluation``
 ``reference``       analytic gradients, closed form, contraction theory
+``compiled``        the same loop inside one graph (``tf.function``, XLA)
 ``plots``           figures (each function returns a ``Figure``)
 ``checks``          input validation with messages that name the value
 ==================  ==============================================
@@ -38,7 +39,7 @@ from .reference import (  # noqa: E402
 )
 from .training import History, train, train_step  # noqa: E402
 from .display import show_source  # noqa: E402
-from . import plots  # noqa: E402
+from . import compiled, plots  # noqa: E402
 
 __all__ = [
     "Dataset",
@@ -53,6 +54,7 @@ __all__ = [
     "TrainingDivergedError",
     "analytic_gradients",
     "closed_form",
+    "compiled",
     "contraction_factors",
     "evaluate",
     "hessian",
