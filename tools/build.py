@@ -121,12 +121,9 @@ def execute_stale(cache_dir, sources, timeout, workers, reports_dir=None):
     # pool of our size; the longest pages (by source size) start first, so none is left alone at the end.
     stale.sort(key=lambda record: Path(record.uri).stat().st_size, reverse=True)
     jobs = [ProcessData(record.pk, record.uri, cache, timeout, False) for record in stale]
-    worker = ExecutionWorkerLocalMProc()
-    if workers > 1:
-        with multiprocessing.Pool(min(workers, len(jobs))) as pool:
-            outcomes = list(pool.imap_unordered(worker, jobs, chunksize=1))
-    else:
-        outcomes = [worker(job) for job in jobs]
+    log = cache_dir / "kernels.log"
+    with multiprocessing.Pool(min(workers, len(jobs)), initializer=_stderr_to, initargs=(str(log),)) as pool:
+        outcomes = list(pool.imap_unordered(ExecutionWorkerLocalMProc(), jobs, chunksize=1))
     failed = [uri for status, uri in outcomes if status != 0]
     for uri in failed:
         record = cache.get_project_record(uri)
@@ -141,6 +138,16 @@ def execute_stale(cache_dir, sources, timeout, workers, reports_dir=None):
         record = cache.get_cached_project_nb(uri)  # None if the file changed since it was executed
         seconds[Path(uri).stem] = round(record.data.get("execution_seconds", 0.0), 3) if record else None
     return seconds
+
+
+def _stderr_to(path):
+    """In a worker: send its stderr, and so its kernels' own log lines, to a file, not the terminal.
+
+    What a cell writes to stderr is not affected: that travels in the kernel's messages.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    os.dup2(fd, 2)
+    os.close(fd)
 
 
 def export_executed_notebooks(cache_dir, html_dir, sources):
