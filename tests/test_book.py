@@ -157,7 +157,7 @@ def test_the_set_up_cell_runs_first_in_live_code_and_a_print_view_is_offered(bui
     assert "thebe-init" in first.metadata.get("tags", []), f"{source.name}: set-up cell not tagged thebe-init"
     assert "import training_basics" in first.source
     soup = page(built_book, source)
-    assert soup.select_one(".cell.thebe-init"), f"{source.name}: no thebe-init cell in the page"
+    assert soup.select_one(".cell.tag_thebe-init"), f"{source.name}: no thebe-init cell in the page"
     assert soup.select_one("button.btn-download-pdf-button"), f"{source.name}: no print/PDF button"
 
 
