@@ -111,19 +111,23 @@ def execute_stale(cache_dir, sources, timeout, workers, reports_dir=None):
     from jupyter_cache import get_cache
     from jupyter_cache.executors.basic import ExecutionWorkerLocalMProc, ProcessData
 
+    from jupyter_cache.readers import get_reader
+
+    get_reader(READ_DATA)  # imports myst-nb's reader here, once, before the workers are forked
     cache = get_cache(str(cache_dir))
-    for source in sources:
-        cache.add_nb_to_project(str(source), read_data=READ_DATA)
-    stale = cache.list_unexecuted()
-    if not stale:
-        return {}
-    # jupyter-cache's own worker (executes in the page's folder, caches the result), in a
-    # pool of our size; the longest pages (by source size) start first, so none is left alone at the end.
-    stale.sort(key=lambda record: Path(record.uri).stat().st_size, reverse=True)
-    jobs = [ProcessData(record.pk, record.uri, cache, timeout, False) for record in stale]
+    worker = ExecutionWorkerLocalMProc()  # jupyter-cache's own: runs in the page's folder, caches the result
+    # The longest pages (by source size) start first, so none is left running alone at the end,
+    # and each starts as soon as it is read, while the next ones are still being read.
+    ordered = sorted(sources, key=lambda path: path.stat().st_size, reverse=True)
     log = cache_dir / "kernels.log"
-    with multiprocessing.Pool(min(workers, len(jobs)), initializer=_stderr_to, initargs=(str(log),)) as pool:
-        outcomes = list(pool.imap_unordered(ExecutionWorkerLocalMProc(), jobs, chunksize=1))
+    with multiprocessing.Pool(workers, initializer=_stderr_to, initargs=(str(log),)) as pool:
+        running = []
+        for source in ordered:
+            record = cache.add_nb_to_project(str(source), read_data=READ_DATA)
+            if cache.get_cached_project_nb(record.pk) is None:
+                job = ProcessData(record.pk, record.uri, cache, timeout, False)
+                running.append(pool.apply_async(worker, (job,)))
+        outcomes = [job.get() for job in running]
     failed = [uri for status, uri in outcomes if status != 0]
     for uri in failed:
         record = cache.get_project_record(uri)
@@ -150,11 +154,11 @@ def _stderr_to(path):
     os.close(fd)
 
 
-def export_executed_notebooks(cache_dir, html_dir, sources):
-    """Put each chapter's executed notebook (outputs included) where the download button points.
+def export_executed_notebooks(cache_dir, folder, sources):
+    """Write each page's executed notebook (outputs included) to ``folder``/<page path>.ipynb.
 
-    The theme's ".ipynb" download links to _sources/<chapter>.ipynb, which Sphinx writes
-    without outputs; the cache holds the executed one.
+    The theme's ".ipynb" download links to _sources/<page>.ipynb, which Sphinx writes
+    without outputs; the cache holds the executed one, copied there after Sphinx.
     """
     import nbformat
     from jupyter_cache import get_cache
@@ -165,7 +169,7 @@ def export_executed_notebooks(cache_dir, html_dir, sources):
     for source in sources:
         _, notebook = cache.merge_match_into_notebook(read(str(source)))
         notebook.metadata.pop("source_map", None)
-        target = html_dir / "_sources" / source.relative_to(ROOT).with_suffix(".ipynb")
+        target = folder / source.relative_to(ROOT).with_suffix(".ipynb")
         target.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(notebook, str(target))
 
@@ -177,14 +181,15 @@ def cache_state(cache_dir):
     return {r.pk: r.created.isoformat() for r in get_cache(str(cache_dir)).list_cache_records()}
 
 
-def sphinx_build(output, full):
+def start_sphinx(output, full):
+    """Start ``jupyter-book build`` (strict: -W, nitpicky, keep going); returns the process."""
     command = [
         sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", str(ROOT),
         "--path-output", str(output), "--warningiserror", "--nitpick", "--keep-going",
     ]
     if full:
         command.append("--all")
-    subprocess.run(command, check=True)
+    return subprocess.Popen(command)
 
 
 def main(argv=None):
@@ -217,12 +222,17 @@ def main(argv=None):
     executed = execute_stale(cache_dir, pages(), timeout, args.workers, reports_dir=build / "reports")
     before = cache_state(cache_dir)
     t2 = time.perf_counter()
-    sphinx_build(output, full=invalidated)
+    sphinx = start_sphinx(output, full=invalidated)
+    staged = build / "executed"  # prepared on this core while Sphinx works on the other
+    shutil.rmtree(staged, ignore_errors=True)
+    export_executed_notebooks(cache_dir, staged, pages())
+    if sphinx.wait():
+        raise SystemExit(f"jupyter-book build failed (exit status {sphinx.returncode})")
+    shutil.copytree(staged, build / "html" / "_sources", dirs_exist_ok=True)
     t3 = time.perf_counter()
-    # Sphinx executes a chapter itself only if it was not found in the cache: normally none.
+    # Sphinx executes a page itself only if it was not found in the cache: normally none.
     after = cache_state(cache_dir)
     sphinx_executed = sorted(pk for pk, created in after.items() if before.get(pk) != created)
-    export_executed_notebooks(cache_dir, build / "html", pages())
 
     report = {
         "cache_invalidated": invalidated,
