@@ -58,12 +58,22 @@ def repo(tmp_path_factory):
 
 
 def outputs_of(notebook):
-    """Every code cell's outputs (text and data of each), in order."""
+    """Every code cell's outputs, in order: stream text joined per stream (how the kernel
+    splits a print into messages varies from run to run), then each other output's data."""
     cells = json.loads(notebook.read_text())["cells"]
-    return [
-        [{k: o.get(k) for k in ("output_type", "name", "text", "data")} for o in c.get("outputs", [])]
-        for c in cells if c["cell_type"] == "code"
-    ]
+    result = []
+    for cell in (c for c in cells if c["cell_type"] == "code"):
+        outputs = []
+        for o in cell.get("outputs", []):
+            text = "".join(o["text"]) if o["output_type"] == "stream" else None
+            if text is not None and outputs and outputs[-1][:2] == ("stream", o["name"]):
+                outputs[-1] = ("stream", o["name"], outputs[-1][2] + text)
+            elif text is not None:
+                outputs.append(("stream", o["name"], text))
+            else:
+                outputs.append((o["output_type"], json.dumps(o.get("data"), sort_keys=True)))
+        result.append(outputs)
+    return result
 
 
 def test_a_rebuild_with_nothing_changed_executes_nothing(repo):
