@@ -2,15 +2,13 @@
 
 import json
 import re
-from pathlib import Path
+import sys
 
 import jupytext
 import pytest
 from bs4 import BeautifulSoup
 
 from conftest import ROOT
-
-import sys
 
 sys.path.insert(0, str(ROOT / "tools"))  # the build script is a tool, not part of the package
 import build  # noqa: E402
