@@ -13,8 +13,13 @@ Why a wrapper around ``jupyter-book build``:
   locked environment and the execution settings are fingerprinted; when the
   fingerprint changes the cache is emptied and Sphinx re-reads every page.
 * jupyter-book executes chapters one at a time. Chapters are independent, so
-  the stale ones are first executed in parallel into the cache (jupyter-cache's
-  worker pool), and the Sphinx build then finds them all cached.
+  the stale ones are executed in parallel into the cache (jupyter-cache's
+  worker, in a pool of processes). Sphinx starts at the same time; its
+  extension tools/sphinx_ext/wait_for_execution.py makes it read each page as
+  soon as that page is in the cache, so Sphinx never executes a page itself and
+  its start-up and reading overlap the execution. ``--serial`` executes the
+  pages one at a time and only then starts Sphinx: each page's time is then its
+  own (``make bench`` uses it).
 """
 
 import argparse
@@ -31,6 +36,9 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+# How this script tells Sphinx which pages are executed (tools/sphinx_ext/wait_for_execution.py):
+# the folder named by this variable holds order.json, <docname>.ready per page, and all.ready.
+READY_DIR_ENV = "BOOK_READY_DIR"
 FINGERPRINT_FILE = "package-fingerprint.txt"
 # myst-nb's own reader for MyST Markdown notebooks, so the cached notebook hashes
 # exactly as the one Sphinx reads.
@@ -101,32 +109,50 @@ def prepare_cache(cache_dir, doctrees, root=ROOT):
     return True
 
 
-def execute_stale(cache_dir, sources, timeout, workers, reports_dir=None):
-    """Execute the pages whose code has no entry in the cache, ``workers`` at a time.
+def execution_order(sources):
+    """The longest pages (by source size) first, so that none is left running alone at the end."""
+    return sorted(sources, key=lambda path: path.stat().st_size, reverse=True)
 
-    Returns {page name: its execution time in seconds} for the pages executed.
+
+def docname(source, root=ROOT):
+    return source.relative_to(root).with_suffix("").as_posix()
+
+
+def execute_stale(cache_dir, sources, timeout, workers, reports_dir=None, ready_dir=None):
+    """Execute the pages whose code has no entry in the cache, ``workers`` at a time, in ``sources``' order.
+
+    Returns {page name: its execution time in seconds} for the pages executed. If
+    ``ready_dir`` is given, a page's marker is written there as soon as its outputs are
+    in the cache (at once for a page already cached), and ``all.ready`` at the end.
     A page that fails stops the build; its traceback is printed and written to
     ``reports_dir/<page>.log``.
     """
     from jupyter_cache import get_cache
-    from jupyter_cache.executors.basic import ExecutionWorkerLocalMProc, ProcessData
-
+    from jupyter_cache.executors.basic import ProcessData
     from jupyter_cache.readers import get_reader
+    from page_worker import PageWorker  # tools/page_worker.py, beside this script
+
+    def ready(outcome):
+        status, uri = outcome
+        if status == 0 and ready_dir is not None:
+            page = ready_dir / f"{docname(Path(uri))}.ready"
+            page.parent.mkdir(parents=True, exist_ok=True)
+            page.touch()
 
     get_reader(READ_DATA)  # imports myst-nb's reader here, once, before the workers are forked
     cache = get_cache(str(cache_dir))
-    worker = ExecutionWorkerLocalMProc()  # jupyter-cache's own: runs in the page's folder, caches the result
-    # The longest pages (by source size) start first, so none is left running alone at the end,
-    # and each starts as soon as it is read, while the next ones are still being read.
-    ordered = sorted(sources, key=lambda path: path.stat().st_size, reverse=True)
+    worker = PageWorker()
+    # Each page starts as soon as it is read, while the next ones are still being read.
     log = cache_dir / "kernels.log"
     with multiprocessing.Pool(workers, initializer=_stderr_to, initargs=(str(log),)) as pool:
         running = []
-        for source in ordered:
+        for source in sources:
             record = cache.add_nb_to_project(str(source), read_data=READ_DATA)
             if cache.get_cached_project_nb(record.pk) is None:
                 job = ProcessData(record.pk, record.uri, cache, timeout, False)
-                running.append(pool.apply_async(worker, (job,)))
+                running.append(pool.apply_async(worker, (job,), callback=ready))
+            else:
+                ready((0, record.uri))
         outcomes = [job.get() for job in running]
     failed = [uri for status, uri in outcomes if status != 0]
     for uri in failed:
@@ -137,6 +163,8 @@ def execute_stale(cache_dir, sources, timeout, workers, reports_dir=None):
             (reports_dir / f"{Path(uri).stem}.log").write_text(str(record.traceback))
     if failed:
         raise SystemExit(f"{len(failed)} page(s) failed to execute")
+    if ready_dir is not None:
+        (ready_dir / "all.ready").touch()
     seconds = {}
     for _, uri in outcomes:
         record = cache.get_cached_project_nb(uri)  # None if the file changed since it was executed
@@ -181,25 +209,48 @@ def cache_state(cache_dir):
     return {r.pk: r.created.isoformat() for r in get_cache(str(cache_dir)).list_cache_records()}
 
 
-def start_sphinx(output, full):
-    """Start ``jupyter-book build`` (strict: -W, nitpicky, keep going); returns the process."""
+def start_sphinx(output, full, ready_dir=None):
+    """Start ``jupyter-book build`` (strict: -W, nitpicky, keep going); returns the process.
+
+    With ``ready_dir``, Sphinx reads each page only once its marker is there (see
+    tools/sphinx_ext/wait_for_execution.py).
+    """
     command = [
         sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", str(ROOT),
         "--path-output", str(output), "--warningiserror", "--nitpick", "--keep-going",
     ]
     if full:
         command.append("--all")
-    return subprocess.Popen(command)
+    env = dict(os.environ)
+    env.pop(READY_DIR_ENV, None)
+    if ready_dir is not None:
+        env[READY_DIR_ENV] = str(ready_dir)
+    return subprocess.Popen(command, env=env)
+
+
+def stop(process):
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--output", type=Path, default=ROOT, help="folder that gets _build/ (default: repository root)")
     parser.add_argument(
-        "--workers", type=int, default=DEFAULT_WORKERS,
-        help=f"pages executed at once (default {DEFAULT_WORKERS}; 1 times each page alone)",
+        "--workers", type=int, default=DEFAULT_WORKERS, help=f"pages executed at once (default {DEFAULT_WORKERS})",
+    )
+    parser.add_argument(
+        "--serial", action="store_true",
+        help="execute one page at a time, then start Sphinx: each page's execution time is its own",
     )
     args = parser.parse_args(argv)
+    if args.serial:
+        args.workers = 1
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     output = args.output.resolve()
     build = output / "_build"
@@ -218,30 +269,49 @@ def main(argv=None):
     stamp.unlink(missing_ok=True)
     shutil.rmtree(build / "reports", ignore_errors=True)
     invalidated = prepare_cache(cache_dir, build / ".doctrees")
+    order = execution_order(pages())
+    ready_dir = None if args.serial else build / ".ready"
+    if ready_dir is not None:
+        shutil.rmtree(ready_dir, ignore_errors=True)
+        ready_dir.mkdir(parents=True)
+        (ready_dir / "order.json").write_text(json.dumps([docname(p) for p in order]))
     t1 = time.perf_counter()
-    executed = execute_stale(cache_dir, pages(), timeout, args.workers, reports_dir=build / "reports")
-    before = cache_state(cache_dir)
+    sphinx = None if args.serial else start_sphinx(output, full=invalidated, ready_dir=ready_dir)
+    try:
+        before = cache_state(cache_dir)  # before any page runs: whatever changes after is this build's
+        executed = execute_stale(cache_dir, order, timeout, args.workers, build / "reports", ready_dir)
+    except BaseException:
+        if sphinx is not None:
+            stop(sphinx)
+        raise
     t2 = time.perf_counter()
-    sphinx = start_sphinx(output, full=invalidated)
+    if sphinx is None:
+        sphinx = start_sphinx(output, full=invalidated)
     staged = build / "executed"  # prepared on this core while Sphinx works on the other
     shutil.rmtree(staged, ignore_errors=True)
     export_executed_notebooks(cache_dir, staged, pages())
     if sphinx.wait():
         raise SystemExit(f"jupyter-book build failed (exit status {sphinx.returncode})")
+    if ready_dir is not None and not (ready_dir / "sphinx.started").exists():
+        raise SystemExit("Sphinx did not load tools/sphinx_ext/wait_for_execution.py (see _config.yml): "
+                         "it may have executed pages itself, at the same time as this build")
     shutil.copytree(staged, build / "html" / "_sources", dirs_exist_ok=True)
     t3 = time.perf_counter()
-    # Sphinx executes a page itself only if it was not found in the cache: normally none.
+    # Every cache entry made since the build began is a page the pool executed; any other would be
+    # one that Sphinx executed itself (which wait_for_execution.py forbids).
     after = cache_state(cache_dir)
-    sphinx_executed = sorted(pk for pk, created in after.items() if before.get(pk) != created)
+    changed = [pk for pk, created in after.items() if before.get(pk) != created]
+    sphinx_executed = max(0, len(changed) - len(executed))
 
     report = {
         "cache_invalidated": invalidated,
         "executed": sorted(executed),
         "chapter_seconds": executed,
-        "executed_by_sphinx": len(sphinx_executed),
+        "executed_by_sphinx": sphinx_executed,
         "up_to_date": False,
         "seconds": {"execute": round(t2 - t1, 3), "sphinx": round(t3 - t2, 3), "total": round(t3 - t0, 3)},
         "workers": args.workers,
+        "serial": args.serial,
     }
     (build / "build-report.json").write_text(json.dumps(report, indent=2) + "\n")
     stamp.write_text(inputs)
