@@ -1,5 +1,6 @@
 """Shared fixtures, and the CI rule: in CI (CI=true) a skipped test is a failure."""
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -9,6 +10,21 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def load_tool(path):
+    """A script of the repository's tools (``tools/build.py``, say), loaded as a module from its file.
+
+    The scripts are not part of the package; the tests read what they know (the pages, in order).
+    """
+    path = ROOT / path
+    spec = importlib.util.spec_from_file_location(f"tools_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+build = load_tool("tools/build.py")
 
 
 @pytest.hookimpl(hookwrapper=True)

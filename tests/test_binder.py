@@ -30,10 +30,8 @@ import websocket
 import yaml
 from bs4 import BeautifulSoup
 
-from conftest import ROOT
+from conftest import ROOT, build
 
-sys.path.insert(0, str(ROOT / "tools"))  # the build script is a tool, not part of the package
-import build  # noqa: E402
 
 pytestmark = pytest.mark.binder
 
@@ -107,8 +105,8 @@ def test_repo2docker_reads_the_root_files_and_nothing_else():
 
 
 def test_requirements_txt_installs_the_locked_set_and_the_package_editable():
-    lines = [l.split("#", 1)[0].strip() for l in (ROOT / "requirements.txt").read_text().splitlines()]
-    lines = [l for l in lines if l]
+    lines = [line.split("#", 1)[0].strip() for line in (ROOT / "requirements.txt").read_text().splitlines()]
+    lines = [line for line in lines if line]
     # repo2docker runs `pip install -r requirements.txt` only; the lock must come from inside the file.
     assert "-c constraints.txt" in lines
     assert "-e ." in lines

@@ -2,16 +2,13 @@
 
 import json
 import re
-import sys
 
 import jupytext
 import pytest
 from bs4 import BeautifulSoup
 
-from conftest import ROOT
+from conftest import ROOT, build
 
-sys.path.insert(0, str(ROOT / "tools"))  # the build script is a tool, not part of the package
-import build  # noqa: E402
 
 CHAPTERS = build.chapters()
 PAGES = build.pages()  # the chapters and the appendices (the build status page)

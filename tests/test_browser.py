@@ -16,7 +16,6 @@ import json
 import os
 import re
 import shutil
-import sys
 import threading
 import time
 from pathlib import Path
@@ -25,10 +24,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import yaml
 
-from conftest import ROOT
+from conftest import ROOT, build
 
-sys.path.insert(0, str(ROOT / "tools"))  # the build script is a tool, not part of the package
-import build  # noqa: E402
 
 pytestmark = pytest.mark.browser
 

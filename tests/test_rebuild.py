@@ -16,9 +16,8 @@ import pytest
 from bs4 import BeautifulSoup
 
 from conftest import ROOT
+from conftest import build as book_build
 
-sys.path.insert(0, str(ROOT / "tools"))  # the build script is a tool, not part of the package
-import build as book_build  # noqa: E402
 
 PAGES = len(book_build.pages())
 
