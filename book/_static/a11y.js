@@ -1,10 +1,19 @@
 // Accessibility fixes for the theme (sphinx-book-theme 1.3 / pydata-sphinx-theme), found by
-// axe-core in tests/test_browser.py (label-content-name-mismatch, WCAG 2.5.3 "label in name"):
-// a button's accessible name must contain the text it shows.
+// axe-core in tests/test_browser.py: a button's accessible name must contain the text it shows
+// (label-content-name-mismatch, WCAG 2.5.3 "label in name"), and all content must be inside a
+// landmark (region).
 (function () {
   "use strict";
 
   function fix() {
+    // The primary sidebar (logo, search, the book's chapters) was a plain <div>: its logo link
+    // was the only content outside a landmark. It is the book's navigation; the "Main" nav of
+    // chapters inside it keeps its own name.
+    var sidebar = document.getElementById("pst-primary-sidebar");
+    if (sidebar && !sidebar.hasAttribute("role")) {
+      sidebar.setAttribute("role", "navigation");
+      sidebar.setAttribute("aria-label", "Book");
+    }
     // The search button shows "Search Ctrl+K" but was named "Search": let its content name it.
     document.querySelectorAll(".search-button__button[aria-label]").forEach(function (button) {
       button.removeAttribute("aria-label");
