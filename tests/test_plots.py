@@ -72,3 +72,16 @@ def test_loss_surface_path_starts_at_the_start_and_ends_at_the_final_values(trai
     path = next(line for line in ax.lines if line.get_label() == "training path")
     assert (path.get_xdata()[0], path.get_ydata()[0]) == (2.0, 1.0)
     assert path.get_xdata()[-1] == pytest.approx(history.final_w)
+
+
+def test_loss_surface_contours_are_evenly_spaced_rings(trained):
+    """Levels evenly spaced in √L: on the (nearly round) quadratic bowl, evenly spaced rings
+    reaching down towards the optimum, not rings crowded at the rim."""
+    data, _, history = trained
+    fig = tb.plots.plot_loss_surface(data.x, data.y, history, levels=12)
+    contours = next(c for c in fig.axes[0].collections if hasattr(c, "levels"))
+    levels = np.asarray(contours.levels)
+    assert len(levels) == 12
+    steps = np.diff(np.sqrt(levels))
+    np.testing.assert_allclose(steps, steps[0], rtol=1e-9)
+    assert levels[0] < 0.02 * levels[-1]  # evenly spaced in L, the innermost ring would be at 1/13 of the top

@@ -87,7 +87,11 @@ def plot_loss_vs_weights(history):
 
 
 def plot_loss_surface(x, y, history, optimum=None, true_w=TRUE_w, true_b=TRUE_b, levels=20):
-    """Contours of L(w, b) with the path training took from its start to its end."""
+    """Contours of L(w, b) with the path training took from its start to its end.
+
+    The ``levels`` contours are evenly spaced in √L, not in L: L is quadratic, so on a round
+    bowl they are evenly spaced rings, down to the bottom where training ends.
+    """
     fig, ax = _figure(width=6.0, height=5.0)
     path_w = np.append(history.w, history.final_w)
     path_b = np.append(history.b, history.final_b)
@@ -96,8 +100,9 @@ def plot_loss_surface(x, y, history, optimum=None, true_w=TRUE_w, true_b=TRUE_b,
     ws = np.linspace(min(path_w.min(), true_w) - pad_w, max(path_w.max(), true_w) + pad_w, 121)
     bs = np.linspace(min(path_b.min(), true_b) - pad_b, max(path_b.max(), true_b) + pad_b, 121)
     grid = loss_grid(x, y, ws, bs)
-    contours = ax.contour(ws, bs, grid, levels=levels, cmap="viridis", linewidths=0.8)
-    fig.colorbar(contours, ax=ax, label="L2 loss")
+    heights = np.linspace(np.sqrt(grid.min()), np.sqrt(grid.max()), levels + 2)[1:-1] ** 2
+    contours = ax.contour(ws, bs, grid, levels=heights, cmap="viridis", linewidths=0.8)
+    fig.colorbar(contours, ax=ax, label="L2 loss", ticks=heights[::2], format="%.2g")
     ax.plot(path_w, path_b, "o-", color=PREDICTION_COLOUR, markersize=4, label="training path")
     ax.plot(path_w[0], path_b[0], "D", color="black", label="start")
     if optimum is not None:
