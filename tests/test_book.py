@@ -135,7 +135,7 @@ def test_the_status_page_lists_every_page_executed_and_the_versions(built_book):
     rows = body.select("table tbody tr")
     documents = {row.find("td").get_text().strip(): row.get_text() for row in rows}
     for source in PAGES:
-        name = source.relative_to(ROOT).with_suffix("").as_posix()
+        name = build.docname(source)
         assert name in documents, f"{name} is not in the execution table {sorted(documents)}"
         assert "✅" in documents[name] and "cache" in documents[name]
     text = body.get_text()

@@ -39,7 +39,7 @@ SCREENSHOTS = ROOT / "_build" / "screenshots"
 VIEWPORT = {"width": 1280, "height": 900}
 
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
-CHAPTERS = [p.relative_to(ROOT).with_suffix("").as_posix() for p in build.pages()]  # "book/intro", ...
+CHAPTERS = [build.docname(p) for p in build.pages()]  # "book/intro", ...
 # index.html only redirects to the first chapter; it is visited for its redirect.
 PAGES = ["index.html"] + [f"{c}.html" for c in CHAPTERS] + ["search.html", "genindex.html"]
 

@@ -16,10 +16,10 @@ import time
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, build
 
 EXTENSION_DIR = ROOT / "tools" / "sphinx_ext"
-READY_DIR_ENV = "BOOK_READY_DIR"
+READY_DIR_ENV = build.READY_DIR_ENV
 PAGES = ["alpha", "beta", "gamma"]  # Sphinx's own order would be alphabetical
 
 
@@ -37,16 +37,20 @@ def project(tmp_path):
     return src, ready
 
 
-def sphinx(src, ready=None):
-    """Start sphinx-build on ``src`` with the extension importable (as jupyter-book's local_extensions does)."""
+def sphinx_command(src, ready=None):
+    """sphinx-build on ``src``, and its environment: the extension importable (as jupyter-book's
+    local_extensions makes it), the ready folder named if given."""
     env = {k: v for k, v in os.environ.items() if k != READY_DIR_ENV}
     env["PYTHONPATH"] = str(EXTENSION_DIR)
     if ready is not None:
         env[READY_DIR_ENV] = str(ready)
-    return subprocess.Popen(
-        [sys.executable, "-m", "sphinx", "-b", "html", "-E", str(src), str(src.parent / "html")],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
+    return [sys.executable, "-m", "sphinx", "-b", "html", "-E", str(src), str(src.parent / "html")], env
+
+
+def sphinx(src, ready=None):
+    """Start sphinx-build on ``src``; its output is read from the process."""
+    command, env = sphinx_command(src, ready)
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def mark(ready, docname):
@@ -110,11 +114,10 @@ def test_sphinx_stops_waiting_when_the_build_that_started_it_has_gone(project, t
     # A stand-in for the build starts Sphinx, and exits once Sphinx has started: Sphinx is then
     # left waiting on pages that no build will ever mark.
     log = tmp_path / "sphinx.log"
+    command, env = sphinx_command(src, ready)
     launcher = (
-        "import os, pathlib, subprocess, sys, time\n"
-        f"subprocess.Popen([sys.executable, '-m', 'sphinx', '-b', 'html', {str(src)!r}, {str(tmp_path / 'html')!r}],"
-        f" stdout=open({str(log)!r}, 'w'), stderr=subprocess.STDOUT,"
-        f" env=dict(os.environ, PYTHONPATH={str(EXTENSION_DIR)!r}, {READY_DIR_ENV}={str(ready)!r}))\n"
+        "import pathlib, subprocess, time\n"
+        f"subprocess.Popen({command!r}, env={env!r}, stdout=open({str(log)!r}, 'w'), stderr=subprocess.STDOUT)\n"
         f"while not pathlib.Path({str(ready / 'sphinx.started')!r}).exists(): time.sleep(0.05)\n"
     )
     subprocess.run([sys.executable, "-c", launcher], check=True, timeout=120)

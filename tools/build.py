@@ -289,7 +289,7 @@ def main(argv=None):
         sphinx = start_sphinx(output, full=invalidated)
     staged = build / "executed"  # prepared on this core while Sphinx works on the other
     shutil.rmtree(staged, ignore_errors=True)
-    export_executed_notebooks(cache_dir, staged, pages())
+    export_executed_notebooks(cache_dir, staged, order)
     if sphinx.wait():
         raise SystemExit(f"jupyter-book build failed (exit status {sphinx.returncode})")
     if ready_dir is not None and not (ready_dir / "sphinx.started").exists():
