@@ -1,76 +1,82 @@
 # Custom Training Basics: `make book` builds the site, `make test` runs every test.
-# Both start by creating .venv and installing the locked requirements, so a fresh
-# clone needs nothing but Python 3.11 and make.
+# Both start by creating .venv from the lock, so a fresh clone needs nothing but
+# Python 3.11, 3.12 or 3.13 and make.
 
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
-PYTHON ?= python3.11
+# The first of these that is Python 3.11-3.13; `make book PYTHON=/path/to/python` picks another.
+PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
+  $$p -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' 2>/dev/null && { echo $$p; break; }; done)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8000
-# axe-core for the browser tests (tests/test_browser.py), from package-lock.json.
-AXE_STAMP := node_modules/.installed
+# The plain, strict build: any cell error, stderr output or Sphinx warning fails it.
+JB_BUILD := $(VENV)/bin/jupyter-book build . -W -n --keep-going
+# Everything the site is made from: when none is newer than the site, `make book` does nothing.
+SITE := _build/html/index.html
+SITE_INPUTS = _config.yml _toc.yml requirements.lock $(shell find book code tools -type f -not -path '*/__pycache__/*')
 
-.PHONY: help venv browser-tools book test serve bench clean distclean lock
+.PHONY: help venv book test lint serve lab bench canary clean distclean lock
 
 help:
-	@echo "make book    build the site into _build/html (creates .venv on first use)"
-	@echo "make test    run the whole test suite (also installs axe-core; Chromium too in CI)"
-	@echo "make serve   serve _build/html on http://127.0.0.1:$(PORT)"
-	@echo "make bench   run the benchmarks, write _build/bench.json"
-	@echo "make clean   remove _build (keeps .venv); make distclean removes .venv and node_modules too"
-	@echo "make lock    re-resolve requirements*.txt into constraints.txt"
+	@echo "make book     build the site into _build/html (creates .venv on first use)"
+	@echo "make test     run the whole test suite (lint, package, book, browser, Binder path)"
+	@echo "make serve    serve _build/html on http://127.0.0.1:$(PORT)"
+	@echo "make lab      open the chapters as notebooks in JupyterLab"
+	@echo "make bench    run the benchmarks, write _build/bench.json"
+	@echo "make canary   build and test against the newest releases (not the lock)"
+	@echo "make clean    remove _build (keeps .venv); make distclean removes .venv and node_modules too"
+	@echo "make lock     re-resolve requirements*.txt into requirements.lock and constraints.txt"
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
-	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11, or run make PYTHON=/path/to/python3.11"; exit 1; }
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required, $(PYTHON) is " + sys.version.split()[0])'
+# uv installs the hashed lock in seconds; it is bootstrapped with pip from the lock's own pin.
+# --compile-bytecode: this machine sets PYTHONDONTWRITEBYTECODE, and without .pyc files every
+# kernel's `import tensorflow` compiles from source (about 12 s instead of 4).
+$(STAMP): requirements.lock pyproject.toml
+	@test -n "$(PYTHON)" || { echo "No Python 3.11, 3.12 or 3.13 found: install one, or run make PYTHON=/path/to/python3.x"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] <= (3, 13) else "Python 3.11, 3.12 or 3.13 is required; $(PYTHON) is " + sys.version.split()[0])'
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	sed -n '/^uv==/,/# via/p' requirements.lock > $(VENV)/uv-requirement.txt
+	$(PY) -m pip install --isolated --quiet --require-hashes --no-deps -r $(VENV)/uv-requirement.txt
+	$(VENV)/bin/uv pip sync --quiet --python $(PY) --compile-bytecode requirements.lock
 	touch $@
 
-# What the browser tests need besides .venv: axe-core (npm, into node_modules/) and Chromium.
-# Chromium is a system package: installed here only in CI (CI=true, as root, Debian's apt);
-# elsewhere a missing one makes the browser tests skip with a message saying how to install it.
-browser-tools: $(AXE_STAMP)
-	@if [ -z "$${CHROMIUM:-}" ] && ! command -v chromium >/dev/null; then \
-	  if [ "$${CI:-}" = true ]; then \
-	    echo "Installing Chromium (Debian's chromium package) for the browser tests"; \
-	    apt-get update -qq; \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
-	  else \
-	    echo "Chromium not found: the browser tests will skip (apt-get install chromium)"; \
-	  fi; \
-	fi
+book: $(SITE)
 
-$(AXE_STAMP): package.json package-lock.json
-	@if ! command -v npm >/dev/null; then \
-	  if [ "$${CI:-}" = true ]; then \
-	    apt-get update -qq; \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; \
-	  else \
-	    echo "npm not found: the browser tests will skip (install Node.js and npm)"; exit 0; \
-	  fi; \
-	fi; \
-	npm ci --no-audit --no-fund && touch $@
+$(SITE): $(STAMP) $(SITE_INPUTS)
+	$(JB_BUILD)
+	touch $@
 
-book: $(STAMP)
-	$(PY) tools/build.py
+# System tools the browser and Binder tests need: Chromium (Debian's `chromium`, or $$CHROMIUM) and
+# npm (for axe-core, installed here from package-lock.json). .ci/run installs both in CI.
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm not found: the browser tests need it (apt-get install npm)"; exit 1; }
+	npm ci --no-audit --no-fund --silent
+	touch $@
 
-test: $(STAMP) browser-tools
+test: $(STAMP) node_modules/.installed
+	@[ -n "$${CHROMIUM:-}" ] || command -v chromium >/dev/null || echo "Chromium not found: the browser tests will skip (apt-get install chromium, or set CHROMIUM)"
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
 serve:
-	@test -f _build/html/index.html || { echo "No site yet: run make book first"; exit 1; }
+	@test -f $(SITE) || { echo "No site yet: run make book first"; exit 1; }
 	@echo "Serving the book on http://127.0.0.1:$(PORT) (Ctrl-C to stop)"
 	$(PY) -m http.server $(PORT) --bind 127.0.0.1 --directory _build/html
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
+
+canary:
+	tools/canary.sh
 
 clean:
 	rm -rf _build
@@ -78,14 +84,11 @@ clean:
 distclean: clean
 	rm -rf $(VENV) node_modules
 
-# A fresh, unconstrained resolution of the pinned direct dependencies, frozen. requirements.txt
-# reads constraints.txt (-c), so the old lock is emptied first; it is restored if the install fails.
-lock:
-	rm -rf _build/lock-venv && mkdir -p _build
-	cp constraints.txt _build/constraints.prev && : > constraints.txt
-	$(PYTHON) -m venv _build/lock-venv
-	_build/lock-venv/bin/pip install --quiet -r requirements-dev.txt || { cp _build/constraints.prev constraints.txt; exit 1; }
-	{ echo "# The fully resolved set, made by \`make lock\` (pip freeze of a fresh venv). Installed with -c, so a fresh"; \
-	  echo "# install gets exactly these versions."; \
-	  _build/lock-venv/bin/pip freeze --exclude-editable | grep -v '^training-basics'; } > constraints.txt
-	rm -rf _build/lock-venv
+# A fresh universal resolution (Python 3.11-3.13, every platform) of the pinned direct
+# dependencies, with hashes; constraints.txt is the same pins without hashes, for Binder's pip.
+lock: $(STAMP)
+	: > constraints.txt
+	$(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes --no-header \
+	  --output-file requirements.lock requirements-dev.txt
+	{ echo "# Made by \`make lock\` from requirements.lock (the same pins, without hashes): what Binder's pip installs with -c."; \
+	  sed -e '/^-e /d' -e '/^ *#/d' -e '/^ *--hash/d' -e 's/ *\\$$//' requirements.lock; } > constraints.txt
