@@ -72,6 +72,12 @@ serve:
 	@echo "Serving the book on http://127.0.0.1:$(PORT) (Ctrl-C to stop)"
 	$(PY) -m http.server $(PORT) --bind 127.0.0.1 --directory _build/html
 
+# The chapters open as notebooks in JupyterLab, as on Binder: postBuild, run with this
+# environment's jupyter, makes jupytext JupyterLab's default viewer for Markdown here too.
+lab: $(STAMP)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ./postBuild
+	$(VENV)/bin/jupyter lab $(LAB_ARGS) book/intro.md
+
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
 
