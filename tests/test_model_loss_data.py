@@ -19,9 +19,21 @@ def test_model_computes_w_x_plus_b():
 
 
 def test_random_model_is_seeded():
-    a, b, c = tb.Model.random(1), tb.Model.random(1), tb.Model.random(2)
+    a, b, c = tb.Model.random(1), tb.Model.random(seed=1), tb.Model.random(2)
     assert (float(a.w), float(a.b)) == (float(b.w), float(b.b))
     assert (float(a.w), float(a.b)) != (float(c.w), float(c.b))
+    tf.random.uniform([3])  # the global random state does not matter: the draw is stateless
+    d = tb.Model.random(seed=1)
+    assert (float(a.w), float(a.b)) == (float(d.w), float(d.b))
+
+
+def test_random_model_is_a_model_with_normal_parameters():
+    model = tb.Model.random(seed=0)
+    assert isinstance(model, tb.Model) and model.w.dtype == tf.float32
+    draws = np.array([[float(m.w), float(m.b)] for m in map(tb.Model.random, range(2000))])
+    assert np.abs(draws.mean(axis=0)).max() < 0.1 and np.abs(draws.std(axis=0) - 1).max() < 0.1
+    scaled = tb.Model.random(seed=0, scale=0.5)
+    assert float(scaled.w) == pytest.approx(0.5 * float(model.w), rel=1e-6)
 
 
 def test_integers_become_float_variables():
