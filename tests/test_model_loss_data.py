@@ -72,3 +72,19 @@ def test_noise_has_the_requested_spread():
     data = tb.synthesize(num_examples=20000, noise_std=0.5)
     residual = data.y.numpy() - (3.0 * data.x.numpy() + 2.0)
     assert residual.std() == pytest.approx(0.5, rel=0.05)
+
+
+def test_l2_loss_reads_as_the_labs_and_checks_shapes_only_when_called_directly():
+    source = tb.show_source(tb.l2_loss).data
+    assert "return tf.reduce_mean(tf.square(target_y - predicted_y))" in source
+    assert "check_same_shape" not in source  # the check is the one decorator line, @check_shapes
+    y, column = tf.zeros(3), tf.zeros((3, 1))
+    with pytest.raises(ValueError, match="target_y and predicted_y must have the same shape"):
+        tb.l2_loss(y, column)
+    assert tb.l2_loss.unchecked(y, column).shape == ()  # the plain core broadcasts, as the lab's would
+    y_hat = tf.constant([1.0, 0.0, 3.0])
+    assert float(tb.l2_loss.unchecked(tf.ones(3), y_hat)) == float(tb.l2_loss(tf.ones(3), y_hat))
+
+
+def test_show_source_names_the_file_of_a_decorated_function():
+    assert "# code/training_basics/loss.py, lines" in tb.show_source(tb.l2_loss).data

@@ -34,6 +34,7 @@ from .reference import (  # noqa: E402
     analytic_gradients,
     closed_form,
     contraction_factors,
+    crossing,
     hessian,
     loss_grid,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "closed_form",
     "compiled",
     "contraction_factors",
+    "crossing",
     "evaluate",
     "hessian",
     "l2_loss",

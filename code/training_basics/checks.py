@@ -5,6 +5,7 @@ expected, so a mistake never surfaces as a traceback from deep inside
 TensorFlow, nor as a silently wrong number.
 """
 
+import functools
 import math
 import numbers
 
@@ -13,14 +14,20 @@ import tensorflow as tf
 
 
 class TrainingDivergedError(FloatingPointError):
-    """The loss became inf or NaN, or grew a millionfold, during training."""
+    """The loss became inf or NaN, or grew a millionfold, during training.
+
+    Taught in: book/training-loop.md
+    """
 
 
 DIVERGENCE_GROWTH = 1e6  # a loss this many times the first one means training is diverging
 
 
 def check_not_diverging(loss, first_loss, epoch, learning_rate):
-    """Raise ``TrainingDivergedError`` if ``loss`` is inf/NaN or DIVERGENCE_GROWTH × ``first_loss``."""
+    """Raise ``TrainingDivergedError`` if ``loss`` is inf/NaN or DIVERGENCE_GROWTH × ``first_loss``.
+
+    Taught in: book/training-loop.md
+    """
     if math.isfinite(loss) and not (first_loss > 0 and loss > DIVERGENCE_GROWTH * first_loss):
         return
     what = f"the loss became {loss}" if not math.isfinite(loss) else (
@@ -33,7 +40,10 @@ def check_not_diverging(loss, first_loss, epoch, learning_rate):
 
 
 def check_finite_parameters(model, epoch, learning_rate):
-    """Raise ``TrainingDivergedError`` if w or b overflowed to inf or NaN."""
+    """Raise ``TrainingDivergedError`` if w or b overflowed to inf or NaN.
+
+    Taught in: book/training-loop.md
+    """
     w, b = float(model.w.numpy()), float(model.b.numpy())
     if not (math.isfinite(w) and math.isfinite(b)):
         raise TrainingDivergedError(
@@ -43,7 +53,10 @@ def check_finite_parameters(model, epoch, learning_rate):
 
 
 def as_float_array(name, value):
-    """``value`` as a float32 tensor, after checking it is a non-empty finite array."""
+    """``value`` as a float32 tensor, after checking it is a non-empty finite array.
+
+    Taught in: book/training-loop.md (train checks its data with it, via check_xy)
+    """
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as err:
@@ -60,7 +73,10 @@ def as_float_array(name, value):
 
 
 def check_xy(x, y, x_name="x", y_name="y"):
-    """Both arrays checked, and of the same shape: (x, y) as float32 tensors."""
+    """Both arrays checked, and of the same shape: (x, y) as float32 tensors.
+
+    Taught in: book/training-loop.md (train) and book/evaluation.md (evaluate)
+    """
     x = as_float_array(x_name, x)
     y = as_float_array(y_name, y)
     if x.shape != y.shape:
@@ -72,7 +88,10 @@ def check_xy(x, y, x_name="x", y_name="y"):
 
 
 def check_same_shape(target_y, predicted_y):
-    """Shapes of target and prediction agree and are not empty (no broadcasting)."""
+    """Shapes of target and prediction agree and are not empty (no broadcasting).
+
+    Taught in: book/loss.md
+    """
     t_shape, p_shape = tuple(target_y.shape), tuple(predicted_y.shape)
     if t_shape != p_shape:
         raise ValueError(
@@ -83,8 +102,30 @@ def check_same_shape(target_y, predicted_y):
         raise ValueError(f"target_y is empty (shape {t_shape}); expected at least one example")
 
 
+def check_shapes(loss):
+    """Decorate ``loss(target_y, predicted_y)`` so that a direct call first runs ``check_same_shape``.
+
+    The loss itself stays as plain as the lab's, and stays available, unchecked,
+    as ``loss.unchecked``: a training loop that checked its data once per call
+    (``train``, ``evaluate``) calls that on every step, with no check at all.
+
+    Taught in: book/loss.md
+    """
+
+    @functools.wraps(loss)
+    def checked(target_y, predicted_y):
+        check_same_shape(target_y, predicted_y)
+        return loss(target_y, predicted_y)
+
+    checked.unchecked = loss
+    return checked
+
+
 def check_number(name, value):
-    """A real, finite number as a Python float: a Python or NumPy number, or a scalar tensor or variable."""
+    """A real, finite number as a Python float: a Python or NumPy number, or a scalar tensor or variable.
+
+    Taught in: book/model.md
+    """
     if isinstance(value, (tf.Tensor, tf.Variable, np.ndarray)) and value.shape == ():
         if value.dtype in (tf.bool, np.bool_):
             raise TypeError(f"{name} must be a real number, got {_show(value)}")
@@ -98,7 +139,10 @@ def check_number(name, value):
 
 
 def check_learning_rate(learning_rate):
-    """A finite learning rate > 0."""
+    """A finite learning rate > 0.
+
+    Taught in: book/training-loop.md
+    """
     lr = check_number("learning_rate", learning_rate)
     if lr <= 0:
         raise ValueError(f"learning_rate must be > 0, got {lr}")
@@ -106,7 +150,10 @@ def check_learning_rate(learning_rate):
 
 
 def check_count(name, value, minimum=0):
-    """An integer >= ``minimum`` (epochs may be 0: training then changes nothing)."""
+    """An integer >= ``minimum`` (epochs may be 0: training then changes nothing).
+
+    Taught in: book/data.md (synthesize checks num_examples and seed with it)
+    """
     if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
         raise TypeError(f"{name} must be an integer, got {_show(value)}")
     if value < minimum:
@@ -115,7 +162,10 @@ def check_count(name, value, minimum=0):
 
 
 def check_trainable(model):
-    """The model has float variables ``w`` and ``b``: only those get gradients."""
+    """The model has float variables ``w`` and ``b``: only those get gradients.
+
+    Taught in: book/gradients.md
+    """
     for name in ("w", "b"):
         var = getattr(model, name, None)
         if not isinstance(var, tf.Variable):

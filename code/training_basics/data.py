@@ -14,7 +14,10 @@ TEST_SEED = 7  # the test set: its own seed, so it never repeats the training x
 
 
 class Dataset(NamedTuple):
-    """x and y, float32 tensors of shape (N,)."""
+    """x and y, float32 tensors of shape (N,).
+
+    Taught in: book/data.md
+    """
 
     x: tf.Tensor
     y: tf.Tensor
@@ -24,7 +27,10 @@ def synthesize(num_examples=NUM_EXAMPLES, true_w=TRUE_w, true_b=TRUE_b, noise_st
     """x ~ N(0, 1) and y = true_w·x + true_b + ε with ε ~ N(0, noise_std²).
 
     The lab adds no noise (``noise_std=0``): the points lie on the line. The
-    same ``seed`` always gives the same data, whatever ran before.
+    same ``seed`` always gives the same data, whatever ran before. Every
+    argument is checked here, once per call.
+
+    Taught in: book/data.md
     """
     n = check_count("num_examples", num_examples, minimum=1)
     true_w = check_number("true_w", true_w)
