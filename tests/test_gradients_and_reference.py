@@ -59,6 +59,6 @@ def test_contraction_factors_are_about_one_minus_two_lr_for_standard_normal_x():
 def test_crossing_is_where_the_two_lines_meet():
     x = tb.crossing(2.0, 1.0)
     assert x == -1.0 and 2.0 * x + 1.0 == tb.TRUE_w * x + tb.TRUE_b
-    assert tb.crossing(0.5, 4.0, true_w=1.0, true_b=0.0) == pytest.approx(-8.0)
+    assert tb.crossing(0.5, 4.0, true_w=1.0, true_b=0.0) == pytest.approx(8.0)
     with pytest.raises(ValueError, match="the lines are parallel"):
         tb.crossing(tb.TRUE_w, 0.0)
