@@ -3,7 +3,6 @@
 import importlib.util
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,10 +12,7 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 def load_tool(path):
-    """A script of the repository's tools (``tools/build.py``, say), loaded as a module from its file.
-
-    The scripts are not part of the package; the tests read what they know (the pages, in order).
-    """
+    """A module of the repository's tools (``tools/bookbuild.py``), loaded from its file: not a package."""
     path = ROOT / path
     spec = importlib.util.spec_from_file_location(f"tools_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
@@ -24,7 +20,7 @@ def load_tool(path):
     return module
 
 
-build = load_tool("tools/build.py")
+bookbuild = load_tool("tools/bookbuild.py")
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -39,10 +35,10 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture(scope="session")
 def built_book(tmp_path_factory):
-    """The book built once per session into a temporary folder by the real build (tools/build.py)."""
+    """The book built once per session into a temporary folder, by the strict plain build (as `make book`)."""
     out = tmp_path_factory.mktemp("book")
     result = subprocess.run(
-        [sys.executable, str(ROOT / "tools" / "build.py"), "--output", str(out)],
+        [str(bookbuild.VENV / "bin" / "jupyter-book"), "build", ".", "-W", "-n", "--keep-going", "--path-output", str(out)],
         cwd=ROOT, capture_output=True, text=True,
     )
     if result.returncode != 0:
