@@ -65,7 +65,8 @@ def build(repo, command="make", executor=None):
         env["BOOK_EXECUTOR"] = executor
     report = repo / "_build" / "execution.json"
     report.unlink(missing_ok=True)
-    args = {"make": ["make", "--no-print-directory", "book", f"VENV={VENV}"],
+    # -o: this environment is taken as it is; the copy's newer lock must not make make reinstall it.
+    args = {"make": ["make", "--no-print-directory", "-o", f"{VENV}/.installed", "book", f"VENV={VENV}"],
             "plain": [str(VENV / "bin" / "jupyter-book"), "build", "."]}[command]
     started = time.perf_counter()
     process = subprocess.run(args, cwd=repo, env=env, capture_output=True, text=True)
