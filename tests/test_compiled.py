@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 import training_basics as tb
 from training_basics.compiled import train_compiled
 

@@ -1,10 +1,10 @@
+import re
+import xml.etree.ElementTree as ET
+
 import numpy as np
 import pytest
-from matplotlib.figure import Figure
-from PIL import Image
-import io
-
 import training_basics as tb
+from matplotlib.figure import Figure
 
 
 @pytest.fixture(scope="module")
@@ -15,10 +15,9 @@ def trained():
     return data, model, history
 
 
-def _png(fig):
-    png = fig._repr_png_()
-    image = Image.open(io.BytesIO(png))
-    return png, image
+def _svg(fig):
+    svg = fig._repr_svg_()
+    return svg, ET.fromstring(svg.encode("utf-8"))
 
 
 def figures(trained):
@@ -30,6 +29,7 @@ def figures(trained):
         "test": tb.plots.plot_test_predictions(test.y, model(test.x)),
         "loss_vs_weights": tb.plots.plot_loss_vs_weights(history),
         "surface": tb.plots.plot_loss_surface(data.x, data.y, history, optimum=tb.closed_form(data.x, data.y)),
+        "loss_decay": tb.plots.plot_loss_decay({"lab": history}, tb.contraction_factors(data.x, 0.1)),
     }
 
 
@@ -40,14 +40,37 @@ def test_every_plot_is_a_figure_with_title_labels_and_legend_that_displays_itsel
             assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel(), name
         if name != "loss_vs_weights":
             assert fig.axes[0].get_legend() is not None, name
-        png, image = _png(fig)
-        assert png.startswith(b"\x89PNG") and image.width > 300 and image.height > 200, name
+        _, root = _svg(fig)
+        assert root.tag == "{http://www.w3.org/2000/svg}svg", name
+        width, height = (float(root.get(side).removesuffix("pt")) for side in ("width", "height"))
+        assert width > 300 and height > 200, name
+
+
+def test_figures_are_svg_displayed_by_themselves_and_never_png(trained):
+    """Vector figures are sharp on any screen; a PNG beside them would only double the notebook."""
+    fig = figures(trained)["data"]
+    assert not hasattr(fig, "_repr_png_") or fig._repr_png_() is None
+    assert fig._repr_svg_().lstrip().startswith("<?xml")
 
 
 def test_figures_render_to_identical_bytes(trained):
-    first = [fig._repr_png_() for fig in figures(trained).values()]
-    second = [fig._repr_png_() for fig in figures(trained).values()]
-    assert first == second
+    """The same figure rendered twice, and a second figure made from the same data, give the same bytes."""
+    figs = figures(trained)
+    first = [fig.to_svg() for fig in figs.values()]
+    again = [fig.to_svg() for fig in figs.values()]
+    remade = [fig.to_svg() for fig in figures(trained).values()]
+    assert first == again == remade
+    assert all(b"<dc:date>" not in svg for svg in first)
+
+
+def test_figures_have_an_opaque_white_background_for_the_sites_dark_mode(trained):
+    """The first shape drawn is the figure's background: a white rectangle, fully opaque."""
+    for name, fig in figures(trained).items():
+        svg = fig.to_svg().decode("utf-8")
+        background = re.search(r'<g id="patch_1">\s*<path d="[^"]*"\s*style="([^"]*)"', svg)
+        assert background, name
+        style = background.group(1)
+        assert "fill: #ffffff" in style and "opacity" not in style, (name, style)
 
 
 def test_data_plot_draws_blue_dots_for_data_and_red_crosses_for_predictions(trained):
@@ -85,3 +108,15 @@ def test_loss_surface_contours_are_evenly_spaced_rings(trained):
     steps = np.diff(np.sqrt(levels))
     np.testing.assert_allclose(steps, steps[0], rtol=1e-9)
     assert levels[0] < 0.02 * levels[-1]  # evenly spaced in L, the innermost ring would be at 1/13 of the top
+
+
+def test_loss_decay_draws_each_run_relative_to_its_start_and_the_theorys_two_rates(trained):
+    data, _, history = trained
+    factors = tb.contraction_factors(data.x, 0.1)
+    ax = tb.plots.plot_loss_decay({"lab": history}, factors).axes[0]
+    assert ax.get_yscale() == "log"
+    run, slow, fast = ax.lines
+    np.testing.assert_allclose(run.get_ydata(), history.loss / history.loss[0], rtol=1e-6)
+    steps = np.arange(len(history))
+    np.testing.assert_allclose(slow.get_ydata(), np.abs(factors).max() ** (2 * steps))
+    np.testing.assert_allclose(fast.get_ydata(), np.abs(factors).min() ** (2 * steps))

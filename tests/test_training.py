@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-
+import tensorflow as tf
 import training_basics as tb
 
 
@@ -92,6 +92,58 @@ def test_log_is_called_once_per_epoch(data):
     lines = []
     tb.train(tb.Model(), data.x, data.y, epochs=4, log=lambda *args: lines.append(args))
     assert [epoch for epoch, *_ in lines] == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("batch_size", [None, 250])
+def test_log_pairs_w_b_and_the_loss_of_one_model_as_the_lab_prints_them(data, batch_size):
+    """All three values are taken before the epoch's first update: the loss is the loss of that w and b."""
+    lines = []
+    history = tb.train(tb.Model(), data.x, data.y, epochs=3, batch_size=batch_size,
+                       log=lambda *args: lines.append(args))
+    for epoch, w, b, loss in lines:
+        first = int(np.argmax(history.epoch == epoch))
+        assert (w, b, loss) == (history.w[first], history.b[first], history.loss[first])
+        if batch_size is None:
+            assert loss == pytest.approx(float(tb.l2_loss(data.y, tb.Model(w=w, b=b)(data.x))), rel=1e-6)
+
+
+def test_train_step_is_the_labs_step_with_no_checks_inside():
+    """What the chapters show of train_step: the tape, the gradient and the two assign_sub lines."""
+    import inspect
+
+    source = inspect.getsource(tb.train_step)
+    body = source.split('"""')[2].strip().splitlines()
+    assert [line.strip() for line in body] == [
+        "with tf.GradientTape() as tape:",
+        "current_loss = l2_loss(outputs, model(inputs))",
+        "dw, db = tape.gradient(current_loss, [model.w, model.b])",
+        "model.w.assign_sub(learning_rate * dw)",
+        "model.b.assign_sub(learning_rate * db)",
+        "return current_loss",
+    ]
+
+
+def test_train_checks_its_arguments_once_per_call_not_once_per_step(data, monkeypatch):
+    from training_basics import checks, training
+
+    calls = []
+    for name in ("check_xy", "check_learning_rate", "check_trainable", "check_same_shape"):
+        original = getattr(training, name)
+        monkeypatch.setattr(training, name, lambda *a, _f=original, _n=name: (calls.append(_n), _f(*a))[1])
+    monkeypatch.setattr(checks, "check_same_shape",
+                        lambda *a, _f=checks.check_same_shape: (calls.append("loss"), _f(*a))[1])
+    tb.train(tb.Model(), data.x, data.y, epochs=20)
+    assert sorted(calls) == ["check_learning_rate", "check_same_shape", "check_trainable", "check_xy"]
+
+
+def test_train_refuses_a_model_whose_output_has_another_shape(data):
+    class Column(tb.Model):
+        def __call__(self, x):
+            return tf.reshape(self.w * x + self.b, (-1, 1))
+
+    with pytest.raises(ValueError, match=r"must have the same shape, got target_y.shape=\(1000,\) "
+                                         r"and predicted_y.shape=\(1000, 1\)"):
+        tb.train(Column(), data.x, data.y)
 
 
 def test_evaluate_reports_errors_against_the_truth(data, lab_history):

@@ -25,7 +25,10 @@ def compile_loop(model, learning_rate, jit_compile=False):
     """A graph function ``loop(x, y, epochs) -> (w, b, loss)``, each a tensor of shape (epochs,).
 
     ``w[i]``, ``b[i]`` are the values before step i (full batch), ``loss[i]`` the loss there.
-    Trace it once, call it many times.
+    Trace it once, call it many times. The arguments are checked here, once, not
+    in the traced step.
+
+    Taught in: book/training-loop.md
     """
     learning_rate = check_learning_rate(learning_rate)
     check_trainable(model)
@@ -45,7 +48,10 @@ def compile_loop(model, learning_rate, jit_compile=False):
 
 
 def train_compiled(model, inputs, outputs, epochs=15, learning_rate=0.1, jit_compile=False):
-    """``train`` with the whole loop in one graph (full batch); returns the same ``History``."""
+    """``train`` with the whole loop in one graph (full batch); returns the same ``History``.
+
+    Taught in: book/training-loop.md
+    """
     x, y = check_xy(inputs, outputs, "inputs", "outputs")
     epochs = check_count("epochs", epochs)
     loop = compile_loop(model, learning_rate, jit_compile)

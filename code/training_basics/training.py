@@ -5,25 +5,31 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
+from . import loss
 from .checks import (
     check_count,
     check_finite_parameters,
     check_learning_rate,
     check_not_diverging,
+    check_same_shape,
     check_trainable,
     check_xy,
 )
-from .loss import l2_loss
+
+# The step calls the loss's plain body: ``train`` checks the shapes once, before the first step.
+l2_loss = loss.l2_loss.unchecked
 
 
 def train_step(model, inputs, outputs, learning_rate):
     """One step of gradient descent on the L2 loss; returns the loss before the step.
 
-    Under the tape, L = l2_loss(outputs, model(inputs)); then
-    w ← w − lr·∂L/∂w and b ← b − lr·∂L/∂b, in place.
+    Under the tape, L = l2_loss(outputs, model(inputs)); then, in place,
+    w ← w − learning_rate·∂L/∂w and b ← b − learning_rate·∂L/∂b. ``inputs`` and
+    ``outputs`` are float32 tensors of shape (N,). No checks here, as in the lab:
+    ``train`` checks its arguments once, before the first step.
+
+    Taught in: book/updates.md
     """
-    learning_rate = check_learning_rate(learning_rate)
-    check_trainable(model)
     with tf.GradientTape() as tape:
         current_loss = l2_loss(outputs, model(inputs))
     dw, db = tape.gradient(current_loss, [model.w, model.b])
@@ -39,6 +45,8 @@ class History:
     ``w[i]``, ``b[i]`` are the values *before* step i, ``loss[i]`` the loss at
     those values, ``epoch[i]`` the epoch step i belongs to. ``final_w`` and
     ``final_b`` are the values after the last step.
+
+    Taught in: book/training-loop.md
     """
 
     w: np.ndarray
@@ -58,31 +66,35 @@ def train(model, inputs, outputs, epochs=15, learning_rate=0.1, batch_size=None,
 
     An epoch is one pass over the N examples: one full-batch step when
     ``batch_size`` is None (the lab), else ⌈N / batch_size⌉ steps on batches of
-    a permutation drawn from ``seed``. ``log(epoch, w, b, loss)`` is called
-    after each epoch if given, with w and b after the epoch and the loss of its
-    last step (measured before that step). Raises ``TrainingDivergedError`` if
-    the loss becomes inf or NaN or grows a millionfold.
+    a permutation drawn from ``seed``. ``log(epoch, w, b, loss)``, if given, is
+    called once per epoch with the values the lab prints: w and b before the
+    epoch's first step and the loss at those values. The arguments are checked
+    once, here. Raises ``TrainingDivergedError`` if the loss becomes inf or NaN
+    or grows a millionfold.
+
+    Taught in: book/training-loop.md
     """
     x, y = check_xy(inputs, outputs, "inputs", "outputs")
     epochs = check_count("epochs", epochs)
     learning_rate = check_learning_rate(learning_rate)
     check_trainable(model)
-    n = int(x.shape[0]) if x.shape.rank else 1
+    check_same_shape(y, model(x))  # the model's output must match the outputs: no silent broadcasting
     if batch_size is not None:
         batch_size = check_count("batch_size", batch_size, minimum=1)
     rng = np.random.default_rng(seed)
 
     ws, bs, losses, epoch_of = [], [], [], []
     for epoch in range(epochs):
-        for xb, yb in _batches(x, y, n, batch_size, rng):
+        first = len(losses)
+        for xb, yb in _batches(x, y, batch_size, rng):
             ws.append(model.w.numpy())
             bs.append(model.b.numpy())
-            loss = float(train_step(model, xb, yb, learning_rate))
-            check_not_diverging(loss, losses[0] if losses else loss, epoch, learning_rate)
-            losses.append(loss)
+            step_loss = float(train_step(model, xb, yb, learning_rate))
+            check_not_diverging(step_loss, losses[0] if losses else step_loss, epoch, learning_rate)
+            losses.append(step_loss)
             epoch_of.append(epoch)
         if log is not None:
-            log(epoch, float(model.w.numpy()), float(model.b.numpy()), losses[-1])
+            log(epoch, float(ws[first]), float(bs[first]), losses[first])
 
     check_finite_parameters(model, epochs - 1, learning_rate)
     return History(
@@ -96,7 +108,8 @@ def train(model, inputs, outputs, epochs=15, learning_rate=0.1, batch_size=None,
     )
 
 
-def _batches(x, y, n, batch_size, rng):
+def _batches(x, y, batch_size, rng):
+    n = int(x.shape[0]) if x.shape.rank else 1
     if batch_size is None or batch_size >= n:
         yield x, y
         return
