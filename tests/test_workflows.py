@@ -35,16 +35,37 @@ def test_the_schema_check_can_fail(tmp_path):
     assert result.returncode != 0
 
 
-def test_book_workflow_builds_with_make_book_and_deploys_only_from_main():
+def _workflow():
     wf = yaml.safe_load((ROOT / ".github" / "workflows" / "book.yml").read_text())
-    triggers = wf[True] if True in wf else wf["on"]  # YAML 1.1 reads the key `on` as True
+    return wf, (wf[True] if True in wf else wf["on"])  # YAML 1.1 reads the key `on` as True
+
+
+def test_every_push_and_pull_request_runs_the_whole_suite_on_311_and_313_as_ci_does():
+    wf, triggers = _workflow()
     assert triggers["push"]["branches"] == ["main"] and "pull_request" in triggers
-    build_steps = wf["jobs"]["build"]["steps"]
-    run = next(s["run"] for s in build_steps if "make book" in s.get("run", ""))
+    test = wf["jobs"]["test"]
+    assert test["strategy"]["matrix"]["python"] == ["3.11", "3.13"]
+    run = next(s["run"] for s in test["steps"] if ".ci/run" in s.get("run", ""))
     assert "set -euo pipefail" in run
-    uploads = {s["uses"].split("@")[0]: s for s in build_steps if "uses" in s}
-    assert "pull_request" in uploads["actions/upload-artifact"]["if"]
-    assert "_build/html" in uploads["actions/upload-pages-artifact"]["with"]["path"]
-    deploy = wf["jobs"]["deploy"]
-    assert "pull_request" in deploy["if"] and "refs/heads/main" in deploy["if"]
-    assert deploy["steps"][0]["uses"].startswith("actions/deploy-pages@")
+
+
+def test_least_permissions_per_job_and_pages_deployed_only_from_main():
+    wf, _ = _workflow()
+    assert wf["permissions"] == {}
+    for name, job in wf["jobs"].items():
+        wanted = {"pages": "write", "id-token": "write"} if name == "deploy" else {"contents": "read"}
+        assert job["permissions"] == wanted, name
+    for name in ("build", "deploy"):
+        assert "refs/heads/main" in wf["jobs"][name]["if"] and "push" in wf["jobs"][name]["if"]
+    build = wf["jobs"]["build"]["steps"]
+    assert any("make book" in s.get("run", "") for s in build)
+    assert any(s.get("uses", "").startswith("actions/upload-pages-artifact@") for s in build)
+
+
+def test_a_weekly_canary_runs_make_canary_and_reports():
+    wf, triggers = _workflow()
+    assert triggers["schedule"][0]["cron"].split()[-1] != "*"  # once a week
+    canary = wf["jobs"]["canary"]
+    assert "schedule" in canary["if"] and "schedule" in wf["jobs"]["test"]["if"]
+    assert any("make canary" in s.get("run", "") for s in canary["steps"])
+    assert any("GITHUB_STEP_SUMMARY" in s.get("run", "") for s in canary["steps"])
