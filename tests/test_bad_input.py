@@ -66,9 +66,11 @@ CASES = [
     ("bool weight", lambda: tb.Model(b=True), TypeError, r"b must be a real number, got True \(bool\)"),
     ("random seed negative", lambda: tb.Model.random(seed=-1), ValueError, r"seed must be >= 0, got -1"),
     ("random seed float", lambda: tb.Model.random(seed=1.5), TypeError, r"seed must be an integer, got 1.5"),
-    ("random scale zero", lambda: tb.Model.random(seed=0, scale=0), ValueError, r"scale must be > 0, got 0.0"),
+    ("random scale zero", lambda: tb.Model.random(seed=0, scale=0), ValueError,
+     r"scale must be > 0, got 0.0"),
     ("loss shapes", lambda: tb.l2_loss(tf.zeros(3), tf.zeros((3, 1))), ValueError,
-     r"target_y and predicted_y must have the same shape, got target_y.shape=\(3,\) and predicted_y.shape=\(3, 1\)"),
+     r"target_y and predicted_y must have the same shape, "
+     r"got target_y.shape=\(3,\) and predicted_y.shape=\(3, 1\)"),
     ("loss empty", lambda: tb.l2_loss(tf.zeros(0), tf.zeros(0)), ValueError, r"target_y is empty"),
     ("negative noise", lambda: tb.synthesize(noise_std=-1), ValueError, r"noise_std must be >= 0, got -1.0"),
     ("no examples", lambda: tb.synthesize(num_examples=0), ValueError, r"num_examples must be >= 1, got 0"),
@@ -90,7 +92,8 @@ def test_divergence_names_the_epoch_and_suggests_a_smaller_learning_rate():
     with pytest.raises(tb.TrainingDivergedError) as info:
         tb.train(tb.Model(), data.x, data.y, epochs=200, learning_rate=10.0)
     message = str(info.value)
-    assert re.match(r"the loss grew from 1.92 to \S+ at epoch \d+ with learning_rate=10.0: training diverged; "
+    assert re.match(r"the loss grew from 1.92 to \S+ at epoch \d+ with learning_rate=10.0: "
+                    r"training diverged; "
                     r"try a smaller learning rate, such as 1$", message), message
     epoch = int(message.split("at epoch ")[1].split()[0])
     assert 1 <= epoch < 10
@@ -99,7 +102,8 @@ def test_divergence_names_the_epoch_and_suggests_a_smaller_learning_rate():
 def test_a_loss_that_overflows_to_inf_is_divergence_too():
     from training_basics.checks import check_not_diverging
 
-    with pytest.raises(tb.TrainingDivergedError, match=r"the loss became inf at epoch 3 with learning_rate=0.5"):
+    message = r"the loss became inf at epoch 3 with learning_rate=0.5"
+    with pytest.raises(tb.TrainingDivergedError, match=message):
         check_not_diverging(float("inf"), 1.0, 3, 0.5)
     with pytest.raises(tb.TrainingDivergedError, match=r"the loss became nan at epoch 0"):
         check_not_diverging(float("nan"), float("nan"), 0, 0.5)
