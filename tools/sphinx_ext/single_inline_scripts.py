@@ -1,14 +1,7 @@
 """Sphinx extension: every inline script written once per page.
 
-Sphinx 7.4 writes an inline script (``app.add_js_file(None, body=...)``) twice when an
-extension adds it after the HTML builder has started: the builder keeps it with the file name
-``None``, then ``prepare_writing`` adds it again from the registry with the file name ``''``,
-and the two do not compare equal. sphinx-thebe adds its ``const THEBE_JS_URL = ...`` that way,
-so every page declared the constants twice and the browser reported
-``SyntaxError: Identifier 'THEBE_JS_URL' has already been declared`` on every page load.
-
-Giving the builder's copy the name ``''`` before the pages are written lets Sphinx's own
-de-duplication drop the second one. tests/test_browser.py fails on any console error.
+Sphinx 7.4 wrote sphinx-thebe's inline script twice (a SyntaxError in the console on every page):
+the builder's copy is named None, the registry's '', so its de-duplication missed them.
 """
 
 from sphinx.builders.html._assets import _JavaScript
