@@ -1,0 +1,85 @@
+"""The environment `make` creates: a universal, hashed lock that is up to date with the requirements,
+the same pins for Binder's pip, installable and working on Python 3.11 to 3.13, and a clear
+message for any other Python."""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+UV = ROOT / ".venv" / "bin" / "uv" if (ROOT / ".venv" / "bin" / "uv").exists() else shutil.which("uv")
+PIN = re.compile(r"^([A-Za-z0-9_.-]+==[^\s;\\]+)(?: ; ([^\\]+?))?\s*\\?$", re.M)
+
+
+def pins(text):
+    return sorted((name.lower(), (marker or "").strip()) for name, marker in PIN.findall(text))
+
+
+def test_the_lock_is_what_the_requirements_resolve_to(tmp_path):
+    """`make lock` would change nothing: the lock is not stale after an edit of requirements*.txt."""
+    out = tmp_path / "requirements.lock"
+    shutil.copy(ROOT / "requirements.lock", out)  # uv keeps the versions it finds there when they still fit
+    result = subprocess.run(
+        [str(UV), "pip", "compile", "--quiet", "--universal", "--python-version", "3.11", "--generate-hashes",
+         "--no-header", "--output-file", str(out), "requirements-dev.txt"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert pins(out.read_text()) == pins((ROOT / "requirements.lock").read_text()), "run `make lock`"
+
+
+def test_every_locked_package_is_hashed_and_binders_constraints_are_the_same_pins():
+    lock = (ROOT / "requirements.lock").read_text()
+    blocks = re.split(r"\n(?=\S)", lock)
+    unhashed = [b.split()[0] for b in blocks if "==" in b.split("\n")[0] and "--hash=sha256:" not in b]
+    assert not unhashed, unhashed
+    assert pins((ROOT / "constraints.txt").read_text()) == pins(lock)
+    assert "-c constraints.txt" in (ROOT / "requirements.txt").read_text().splitlines()
+
+
+def _other_python():
+    """A Python outside 3.11-3.13 that runs here (this machine's image has several under pyenv)."""
+    names = ["python3.10", "python3.9", "python3.8", "python2.7"]
+    pyenv = sorted(map(str, Path.home().glob(".pyenv/versions/*/bin/python")))
+    candidates = [shutil.which(n) for n in names] + pyenv
+    for python in filter(None, candidates):
+        version = subprocess.run([python, "-c", "import sys; print(sys.version_info[:2])"],
+                                 capture_output=True, text=True, check=False).stdout.strip()
+        if version and version not in {"(3, 11)", "(3, 12)", "(3, 13)"}:
+            return python
+    return None
+
+
+def test_make_names_the_pythons_it_needs_when_given_another(tmp_path):
+    other = _other_python()
+    if other is None:
+        pytest.skip("no Python outside 3.11-3.13 on this machine to try")
+    result = subprocess.run(["make", "venv", f"PYTHON={other}", f"VENV={tmp_path / 'venv'}"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode != 0
+    assert "Python 3.11, 3.12 or 3.13 is required" in result.stdout + result.stderr
+    assert not (tmp_path / "venv").exists()
+
+
+@pytest.mark.parametrize("version", ["3.11", "3.13"])
+def test_make_venv_works_on_python(version, tmp_path):
+    """The lock installs with `make venv` on this Python, and the package trains there."""
+    python = shutil.which(f"python{version}")
+    if python is None:
+        pytest.skip(f"python{version} is not on PATH")
+    venv = tmp_path / "venv"
+    result = subprocess.run(["make", "venv", f"PYTHON={python}", f"VENV={venv}"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    check = ("import sys, training_basics as tb, tensorflow as tf; d = tb.synthesize(); m = tb.Model(); "
+             "h = tb.train(m, d.x, d.y); print(sys.version_info[:2], round(h.final_w, 2))")
+    result = subprocess.run([str(venv / "bin" / "python"), "-c", check], capture_output=True, text=True,
+                            timeout=300, check=False, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.startswith(f"({version.replace('.', ', ')})"), result.stdout
+    assert sys.version_info[:2] >= (3, 11)
