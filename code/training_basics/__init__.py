@@ -8,10 +8,11 @@ One module per idea, in the order the book teaches them:
 ``data``            synthesized data: ``synthesize``, ``TRUE_w``, ``TRUE_b``
 ``training``        ``train_step`` and the loop ``train`` -> ``History``
 ``evaluation``      ``evaluate`` -> ``Evaluation``
-``reference``       analytic gradients, closed form, contraction theory
+``reference``       analytic gradients, closed form, contraction theory, ``crossing``
 ``compiled``        the same loop inside one graph (``tf.function``, XLA)
 ``plots``           figures (each function returns a ``Figure``)
 ``checks``          input validation with messages that name the value
+``display``         ``show_source``: the package's own code, shown in a chapter
 ==================  ==============================================
 
 Importing this package quiets TensorFlow's C++ log lines before TensorFlow
