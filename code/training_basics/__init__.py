@@ -26,8 +26,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # oneDNN may reorder floating-point sums; off, two runs give identical bits.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
+from . import compiled, plots  # noqa: E402
 from .checks import TrainingDivergedError  # noqa: E402
-from .data import NUM_EXAMPLES, SEED, TEST_SEED, TRUE_b, TRUE_w, Dataset, synthesize  # noqa: E402
+from .data import NUM_EXAMPLES, SEED, TEST_SEED, Dataset, TRUE_b, TRUE_w, synthesize  # noqa: E402
+from .display import show_source  # noqa: E402
 from .evaluation import Evaluation, evaluate  # noqa: E402
 from .loss import l2_loss  # noqa: E402
 from .model import Model  # noqa: E402
@@ -40,8 +42,6 @@ from .reference import (  # noqa: E402
     loss_grid,
 )
 from .training import History, train, train_step  # noqa: E402
-from .display import show_source  # noqa: E402
-from . import compiled, plots  # noqa: E402
 
 __all__ = [
     "Dataset",
