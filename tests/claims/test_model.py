@@ -88,6 +88,17 @@ def test_model__a_random_start__the_same_seed_gives_the_same_model_whatever_ran_
     assert (float(first.w), float(first.b)) != (float(other.w), float(other.b))
 
 
+def test_model__a_random_start__the_training_loop_trains_from_one_as_well():
+    says("model", "{ref}`The training loop <chapter-training-loop>` trains from such a start as well as from "
+                  "the lab's.")
+    assert "tb.Model.random(" in (BOOK / "training-loop.md").read_text(encoding="utf-8")
+    x, y = tb.synthesize()
+    for seed in range(3):
+        model = tb.Model.random(seed=seed)
+        history = tb.train(model, x, y, epochs=50, learning_rate=0.1)
+        assert float(tb.l2_loss(y, model(x))) < 1e-3 * history.loss[0]
+
+
 def test_model__exercises__the_model_has_two_scalar_parameters():
     says("model", "One scalar each for $b$ and $w$: two in all.")
     assert sum(int(tf.size(v)) for v in tb.Model().trainable_variables) == 2
