@@ -1,0 +1,224 @@
+"""Claims of book/evaluation.md: every quantitative statement its prose makes, computed from the package.
+
+Each test is named after the chapter, its section and the claim; where a sentence was once wrong, the
+test also asserts that the chapter says the sentence it proves.
+"""
+
+import ast
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import training_basics as tb
+
+CHAPTER = Path(__file__).resolve().parents[2] / "book" / "evaluation.md"
+SOURCE = CHAPTER.read_text(encoding="utf-8")
+PROSE = re.sub(r"\s+", " ", SOURCE)
+
+
+def says(sentence):
+    """The chapter's source contains ``sentence``, whatever its line breaks."""
+    return re.sub(r"\s+", " ", sentence) in PROSE
+
+
+def code_cells(text=SOURCE):
+    """(options, code) of each ``{code-cell}`` in ``text``; options holds the raw option lines."""
+    cells = []
+    for match in re.finditer(r"```\{code-cell\}[^\n]*\n(.*?)\n```(?=\n|$)", text, re.S):
+        body = match.group(1)
+        if body.startswith("---\n"):
+            options, _, code = body[4:].partition("\n---\n")
+        else:
+            lines = body.split("\n")
+            option_lines = [line for line in lines if line.startswith(":")]
+            options, code = "\n".join(option_lines), "\n".join(lines[len(option_lines):])
+        cells.append((options, code.strip("\n")))
+    return cells
+
+
+def setup_code():
+    (code,) = [code for options, code in code_cells() if "thebe-init" in options]
+    return code
+
+
+def solutions():
+    """The code cells of each solution block, by the exercise's label."""
+    blocks = re.findall(r"```\{solution-start\} (\S+)\n(.*?)```\{solution-end\}", SOURCE, re.S)
+    return {label: [code for _, code in code_cells(body)] for label, body in blocks}
+
+
+@pytest.fixture(scope="module")
+def lab():
+    x, y = tb.synthesize()
+    test = tb.synthesize(seed=tb.TEST_SEED)
+    model = tb.Model()
+    history = tb.train(model, x, y, epochs=15, learning_rate=0.1)
+    return dict(x=x, y=y, test=test, model=model, history=history,
+                ev=tb.evaluate(model, test.x, test.y))
+
+
+# --- Measuring the model ----------------------------------------------------------------------------
+
+
+def test_evaluation__measuring_the_model__test_mse_close_to_the_training_loss(lab):
+    train_mse = float(tb.l2_loss(lab["y"], lab["model"](lab["x"])))
+    assert lab["ev"].test_mse == pytest.approx(train_mse, rel=0.1)
+
+
+# --- Predictions on the test set --------------------------------------------------------------------
+
+
+def test_evaluation__predictions_on_the_test_set__too_low_right_of_the_crossing_too_high_left(lab):
+    assert says("its predictions are a little too low right of $x =$ {glue:text}`eval-zero-x:.2f` "
+                "and a little too high left of it")
+    h = lab["history"]
+    assert h.final_w < tb.TRUE_w and h.final_b < tb.TRUE_b
+    cross = tb.crossing(h.final_w, h.final_b)
+    x, error = lab["test"].x.numpy(), lab["ev"].predictions - lab["test"].y.numpy()
+    assert np.all(error[x > cross + 0.01] < 0) and np.all(error[x < cross - 0.01] > 0)
+
+
+# --- The lab's picture ------------------------------------------------------------------------------
+
+
+def test_evaluation__the_labs_picture__drawn_on_the_test_set_as_the_lab_does():
+    """The lab plots the test inputs, outputs and predictions; the chapter once drew the training data."""
+    assert "tb.plots.plot_data(test.x, test.y, ev.predictions" in SOURCE
+    assert "plot_data(x, y, model(x)" not in SOURCE
+    assert says("the **true test outputs are the blue dots and the predictions the red crosses**")
+    caption = re.search(r"name: fig-eval-data", SOURCE).start()
+    assert "The test set, as the lab draws it after training" in SOURCE[caption - 400:caption]
+    assert says("The lab's picture after training is of the test set")
+
+
+def test_evaluation__the_labs_picture__the_two_lines_hard_to_tell_apart_at_this_scale(lab):
+    y = lab["test"].y.numpy()
+    assert np.abs(lab["ev"].predictions - y).max() < 0.02 * np.ptp(y)
+
+
+# --- The loss along the way -------------------------------------------------------------------------
+
+
+def test_evaluation__the_loss_along_the_way__panels_are_projections_of_the_path_not_slices(lab):
+    assert says("is a projection of that one path, not a slice of the loss")
+    assert "is a slice of one curve" not in PROSE
+    h = lab["history"]
+    assert np.all(np.diff(h.w) > 0) and np.all(np.diff(h.b) > 0)  # both move at every step
+    ax_w, ax_b = tb.plots.plot_loss_vs_weights(h).axes
+    np.testing.assert_array_equal(ax_w.lines[0].get_xdata(), h.w)
+    np.testing.assert_array_equal(ax_b.lines[0].get_xdata(), h.b)
+    np.testing.assert_array_equal(ax_w.lines[0].get_ydata(), h.loss)
+
+
+def test_evaluation__the_loss_along_the_way__each_step_smaller_than_the_last(lab):
+    h = lab["history"]
+    steps = np.hypot(np.diff(np.append(h.w, h.final_w)), np.diff(np.append(h.b, h.final_b)))
+    assert np.all(np.diff(steps) < 0)
+
+
+# --- What training reached --------------------------------------------------------------------------
+
+
+def test_evaluation__what_training_reached__to_four_decimals_the_optimum_is_the_true_line(lab):
+    w, b = tb.closed_form(lab["x"], lab["y"])
+    assert abs(w - tb.TRUE_w) < 5e-5 and abs(b - tb.TRUE_b) < 5e-5
+
+
+def test_evaluation__why_the_optimum_is_a_hair_off__float32_data_not_double_precision_rounding(lab):
+    """The gap comes from the outputs stored in float32: float64 outputs give double-precision rounding."""
+    assert "rounding in double precision" not in PROSE
+    assert says("The gap is not rounding in the least-squares solver, which works in double precision: "
+                "it is in the data.")
+    x64 = lab["x"].numpy().astype(np.float64)
+    design = np.stack([x64, np.ones_like(x64)], axis=1)
+    stored = lab["y"].numpy().astype(np.float64)
+    exact = tb.TRUE_w * x64 + tb.TRUE_b
+
+    def gap(outputs):
+        w, b = np.linalg.lstsq(design, outputs, rcond=None)[0]
+        return max(abs(w - tb.TRUE_w), abs(b - tb.TRUE_b))
+
+    assert 1e-11 < gap(stored) < 1e-7
+    assert gap(exact) < 1e-13
+    w, b = tb.closed_form(lab["x"], lab["y"])  # what the book's optimum is: the stored data's
+    assert gap(stored) == pytest.approx(max(abs(w - tb.TRUE_w), abs(b - tb.TRUE_b)))
+    rounding = stored - exact
+    assert (rounding > 0).any() and (rounding < 0).any()  # "go either way"
+    assert gap(stored) < np.abs(rounding).max() / 10  # "mostly cancel": the much smaller gap
+    assert 6.5 < -np.log10(np.finfo(np.float32).eps) < 7.5  # "about seven significant digits"
+
+
+def test_evaluation__what_more_epochs_would_do__geometric_then_a_couple_of_float32_spacings(lab):
+    errors = {}
+    for n in [15, 30, 60, 120]:
+        model = tb.Model()
+        tb.train(model, lab["x"], lab["y"], epochs=n, learning_rate=0.1)
+        errors[n] = tb.evaluate(model, lab["test"].x, lab["test"].y).w_error
+    slopes = [np.log(errors[30] / errors[15]) / 15, np.log(errors[60] / errors[30]) / 30]
+    assert slopes[1] == pytest.approx(slopes[0], rel=0.05)  # a straight line on a log scale
+    spacing = float(np.spacing(np.float32(tb.TRUE_w)))
+    assert 1 <= errors[120] / spacing <= 3  # "only a couple of times the gap"
+    assert errors[120] > 100 * errors[60] * np.exp(60 * slopes[0])  # "then it stops"
+
+
+# --- Exercises --------------------------------------------------------------------------------------
+
+
+def test_evaluation__exercises__the_untrained_model__start_test_mse_close_to_start_training_loss(lab):
+    before = tb.evaluate(tb.Model(), lab["test"].x, lab["test"].y).test_mse
+    assert before == pytest.approx(float(lab["history"].loss[0]), rel=0.1)
+
+
+def test_evaluation__exercises__far_from_the_training_inputs__mse_grows_many_times(lab):
+    far_x = lab["test"].x + 5.0
+    far = tb.evaluate(lab["model"], far_x, tb.TRUE_w * far_x + tb.TRUE_b)
+    assert far.test_mse > 10 * lab["ev"].test_mse
+
+
+def test_evaluation__exercises__no_exercise_repeats_the_data_chapters_noise_exercise():
+    assert "noise_std" not in SOURCE
+
+
+def test_evaluation__exercises__every_solution_runs_alone_after_the_set_up_cell():
+    found = solutions()
+    assert set(found) == {"ex-eval-untrained", "ex-eval-far", "ex-eval-same-seed"}
+    for label, cells in found.items():
+        namespace = {}
+        exec(compile(setup_code(), "setup", "exec"), namespace)  # noqa: S102
+        for code in cells:
+            exec(compile(code, label, "exec"), namespace)  # noqa: S102
+
+
+# --- The page as a whole ----------------------------------------------------------------------------
+
+
+def test_evaluation__references_have_their_own_words():
+    assert re.findall(r"\{ref\}`[^`<]*`", SOURCE) == []
+    assert len(re.findall(r"\{ref\}`[^`<]+ <chapter-[a-z-]+>`", SOURCE)) >= 3
+
+
+def _plain(node):
+    """Bookkeeping: a name, an attribute, an index, or float/int/len/abs of one."""
+    if isinstance(node, (ast.Name, ast.Constant)):
+        return True
+    if isinstance(node, ast.Attribute):
+        return _plain(node.value)
+    if isinstance(node, ast.Subscript):
+        return _plain(node.value) and _plain(node.slice)
+    if isinstance(node, ast.UnaryOp):
+        return _plain(node.operand)
+    if isinstance(node, ast.Call) and getattr(node.func, "id", None) in {"float", "int", "len", "abs"}:
+        return all(_plain(arg) for arg in node.args)
+    return False
+
+
+def test_evaluation__hidden_cells_only_glue_values_computed_in_visible_cells():
+    hidden = [code for options, code in code_cells() if "remove-cell" in options]
+    assert hidden
+    for code in hidden:
+        for statement in ast.parse(code).body:
+            call = statement.value
+            assert isinstance(call, ast.Call) and call.func.id == "glue", code
+            assert _plain(call.args[1]), ast.unparse(statement)
