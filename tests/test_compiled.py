@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 import training_basics as tb
 from training_basics.compiled import train_compiled
 
@@ -14,7 +15,8 @@ def data():
 @pytest.mark.parametrize("jit_compile", [False, True], ids=["graph", "xla"])
 def test_compiled_history_equals_the_eager_one_to_float32_precision(data, jit_compile):
     eager = tb.train(tb.Model(), data.x, data.y, epochs=40, learning_rate=0.1)
-    compiled = train_compiled(tb.Model(), data.x, data.y, epochs=40, learning_rate=0.1, jit_compile=jit_compile)
+    compiled = train_compiled(tb.Model(), data.x, data.y, epochs=40, learning_rate=0.1,
+                              jit_compile=jit_compile)
     for field in ("w", "b", "loss"):
         np.testing.assert_allclose(getattr(compiled, field), getattr(eager, field), rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(compiled.epoch, eager.epoch)

@@ -3,8 +3,9 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
-import training_basics as tb
 from matplotlib.figure import Figure
+
+import training_basics as tb
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +29,8 @@ def figures(trained):
         "trajectory": tb.plots.plot_trajectory(history),
         "test": tb.plots.plot_test_predictions(test.y, model(test.x)),
         "loss_vs_weights": tb.plots.plot_loss_vs_weights(history),
-        "surface": tb.plots.plot_loss_surface(data.x, data.y, history, optimum=tb.closed_form(data.x, data.y)),
+        "surface": tb.plots.plot_loss_surface(data.x, data.y, history,
+                                              optimum=tb.closed_form(data.x, data.y)),
         "loss_decay": tb.plots.plot_loss_decay({"lab": history}, tb.contraction_factors(data.x, 0.1)),
     }
 

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+
 import training_basics as tb
 
 
@@ -54,7 +55,7 @@ def test_the_error_follows_the_linear_recursion_exactly(data, lab_history):
     x = data.x.numpy().astype(np.float64)
     hessian = 2 * np.array([[np.mean(x * x), np.mean(x)], [np.mean(x), 1.0]])
     error = np.array([2.0 - 3.0, 1.0 - 2.0])
-    for w, b in zip(lab_history.w, lab_history.b):
+    for w, b in zip(lab_history.w, lab_history.b, strict=True):
         np.testing.assert_allclose([w - 3.0, b - 2.0], error, atol=2e-5)
         error = error - 0.1 * hessian @ error
 
@@ -155,3 +156,23 @@ def test_evaluate_reports_errors_against_the_truth(data, lab_history):
     assert ev.predictions.shape == (1000,)
     expected = np.mean((test.y.numpy() - ev.predictions) ** 2)
     assert ev.test_mse == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_every_public_function_of_these_modules_names_the_chapter_that_teaches_it():
+    import inspect
+    import re
+    from pathlib import Path
+
+    from training_basics import compiled, evaluation, plots, training
+
+    book = Path(__file__).resolve().parent.parent / "book"
+    for module in (training, compiled, evaluation, plots):
+        for name, obj in vars(module).items():
+            if name.startswith("_") or getattr(obj, "__module__", None) != module.__name__:
+                continue
+            if not (inspect.isfunction(obj) or inspect.isclass(obj)) or name == "Figure":
+                continue
+            match = re.search(r"Taught in: (.+)", inspect.getdoc(obj) or "")
+            assert match, f"{module.__name__}.{name} names no chapter"
+            for chapter in re.findall(r"book/([\w-]+\.md)", match.group(1)):
+                assert (book / chapter).is_file(), f"{module.__name__}.{name}: {chapter}"

@@ -11,8 +11,8 @@ import io
 
 import matplotlib
 import matplotlib.figure
-import matplotlib.layout_engine
 import numpy as np
+from matplotlib.layout_engine import PlaceHolderLayoutEngine
 
 from .data import TRUE_b, TRUE_w
 from .reference import loss_grid
@@ -37,7 +37,8 @@ class Figure(matplotlib.figure.Figure):
         """The figure as SVG bytes: identical for an identical figure, on an opaque white background."""
         buffer = io.BytesIO()
         with matplotlib.rc_context(SVG_SETTINGS):
-            if not isinstance(self.get_layout_engine(), (type(None), matplotlib.layout_engine.PlaceHolderLayoutEngine)):
+            engine = self.get_layout_engine()
+            if engine is not None and not isinstance(engine, PlaceHolderLayoutEngine):
                 # Lay the figure out once and keep that layout: laid out again on every render,
                 # positions drift in their last digit and a second render would differ.
                 self.draw_without_rendering()
@@ -122,6 +123,8 @@ def plot_loss_surface(x, y, history, optimum=None, true_w=TRUE_w, true_b=TRUE_b,
 
     The ``levels`` contours are evenly spaced in √L, not in L: L is quadratic, so on a round
     bowl they are evenly spaced rings, down to the bottom where training ends.
+
+    Taught in: book/updates.md, book/evaluation.md
     """
     fig, ax = _figure(width=6.0, height=5.0)
     path_w = np.append(history.w, history.final_w)
