@@ -42,17 +42,25 @@ def test_every_locked_package_is_hashed_and_binders_constraints_are_the_same_pin
     assert "-c constraints.txt" in (ROOT / "requirements.txt").read_text().splitlines()
 
 
-def _other_python():
-    """A Python outside 3.11-3.13 that runs here (this machine's image has several under pyenv)."""
-    names = ["python3.10", "python3.9", "python3.8", "python2.7"]
+def _pythons():
+    """{"3.11": path, ...}: the Pythons that run here, on PATH or under pyenv (this machine has several)."""
+    names = [f"python3.{minor}" for minor in range(14, 7, -1)] + ["python2.7"]
     pyenv = sorted(map(str, Path.home().glob(".pyenv/versions/*/bin/python")))
     candidates = [shutil.which(n) for n in names] + pyenv
+    found = {}
     for python in filter(None, candidates):
-        version = subprocess.run([python, "-c", "import sys; print(sys.version_info[:2])"],
+        version = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
                                  capture_output=True, text=True, check=False).stdout.strip()
-        if version and version not in {"(3, 11)", "(3, 12)", "(3, 13)"}:
-            return python
-    return None
+        if version:
+            found.setdefault(version, python)
+    return found
+
+
+PYTHONS = _pythons()
+
+
+def _other_python():
+    return next((p for v, p in PYTHONS.items() if v not in {"3.11", "3.12", "3.13"}), None)
 
 
 def test_make_names_the_pythons_it_needs_when_given_another(tmp_path):
@@ -69,9 +77,9 @@ def test_make_names_the_pythons_it_needs_when_given_another(tmp_path):
 @pytest.mark.parametrize("version", ["3.11", "3.13"])
 def test_make_venv_works_on_python(version, tmp_path):
     """The lock installs with `make venv` on this Python, and the package trains there."""
-    python = shutil.which(f"python{version}")
+    python = PYTHONS.get(version)
     if python is None:
-        pytest.skip(f"python{version} is not on PATH")
+        pytest.skip(f"no Python {version} on this machine")
     venv = tmp_path / "venv"
     result = subprocess.run(["make", "venv", f"PYTHON={python}", f"VENV={venv}"], cwd=ROOT,
                             capture_output=True, text=True, timeout=600, check=False)
