@@ -109,7 +109,8 @@ def bench_build(repeat):
             cold.append(timed_build(repo)[0])  # `make book`, as a reader runs it
             noop.append(timed_build(repo)[:2])
             chapter = repo / "book" / "loss.md"
-            chapter.write_text(chapter.read_text().replace("\n## Summary", "\nA new sentence.\n\n## Summary", 1))
+            text = chapter.read_text().replace("\n## Summary", "\nA new sentence.\n\n## Summary", 1)
+            chapter.write_text(text)
             prose.append(timed_build(repo)[:2])
             model_py = repo / "code" / "training_basics" / "model.py"
             model_py.write_text(model_py.read_text() + "\n# an edit\n")
@@ -162,9 +163,9 @@ def bench_fresh_clone(repeat):
 # ---------------------------------------------------------------- training
 def bench_training(repeat):
     import numpy as np
+    import tensorflow as tf
 
     import training_basics as tb
-    import tensorflow as tf
     from training_basics.compiled import compile_loop
 
     data = tb.synthesize()
@@ -244,7 +245,8 @@ def bench_training(repeat):
         "eager_over_tf_function": eager / results["tf_function_step_us"]["median"],
         "eager_over_in_graph": eager / results["in_graph_step_us"]["median"],
         "eager_over_xla": eager / results["xla_step_us"]["median"],
-        "train_to_1e-6_over_lstsq": results["train_to_1e-6_us"]["median"] / results["closed_form_us"]["median"],
+        "train_to_1e-6_over_lstsq":
+            results["train_to_1e-6_us"]["median"] / results["closed_form_us"]["median"],
     }
     return results
 
@@ -266,7 +268,8 @@ def table(results):
 
     def add(name, stats, unit, target=""):
         if isinstance(stats, dict):
-            rows.append((name, f"{stats['median']:.3g} {unit}", f"{stats['min']:.3g}–{stats['max']:.3g}", target))
+            spread = f"{stats['min']:.3g}–{stats['max']:.3g}"
+            rows.append((name, f"{stats['median']:.3g} {unit}", spread, target))
         else:
             rows.append((name, f"{stats:.3g}{unit}", "", target))
 

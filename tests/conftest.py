@@ -38,7 +38,8 @@ def built_book(tmp_path_factory):
     """The book built once per session into a temporary folder, by the strict plain build (as `make book`)."""
     out = tmp_path_factory.mktemp("book")
     result = subprocess.run(
-        [str(bookbuild.VENV / "bin" / "jupyter-book"), "build", ".", "-W", "-n", "--keep-going", "--path-output", str(out)],
+        [str(bookbuild.VENV / "bin" / "jupyter-book"), "build", ".", "-W", "-n", "--keep-going",
+         "--path-output", str(out)],
         cwd=ROOT, capture_output=True, text=True,
     )
     if result.returncode != 0:

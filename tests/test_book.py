@@ -10,7 +10,6 @@ from bs4 import BeautifulSoup
 
 from conftest import ROOT, bookbuild
 
-
 CHAPTERS = bookbuild.chapters()
 PAGES = bookbuild.pages()  # the chapters and the appendices (the build status page)
 GLUE_ROLE = re.compile(r"\{glue(?::text)?\}`([^`]+)`")
@@ -56,7 +55,7 @@ def test_chapter_page(built_book, source):
     cells = figure_cells(source)
     figures = body.select("figure")
     assert len(figures) == len(cells), f"{source.name}: {len(figures)} figures, {len(cells)} declared"
-    for cell, fig in zip(cells, figures):
+    for cell, fig in zip(cells, figures, strict=True):
         img = fig.find("img")
         assert img is not None and img.get("alt", "").strip(), f"{source.name}: figure without alt text"
         assert img["alt"].strip() == cell.metadata["mystnb"]["image"]["alt"].strip()
@@ -66,7 +65,7 @@ def test_chapter_page(built_book, source):
     # Every glue role in the source was pasted with a value.
     roles = GLUE_ROLE.findall(source.read_text())
     pasted = body.select(".pasted-text, .pasted-inline")
-    assert len(pasted) == len(roles), f"{source.name}: {len(pasted)} pasted values for {len(roles)} glue roles"
+    assert len(pasted) == len(roles), f"{source.name}: {len(pasted)} values pasted, {len(roles)} glue roles"
     assert all(p.get_text().strip() for p in pasted)
     assert "{glue" not in text
 
@@ -78,7 +77,7 @@ def test_chapter_page(built_book, source):
     # Headings in order: one h1, and no level skipped.
     levels = [int(h.name[1]) for h in body.find_all(re.compile(r"^h[1-6]$"))]
     assert levels[0] == 1 and levels.count(1) == 1, levels
-    assert all(b - a <= 1 for a, b in zip(levels, levels[1:])), levels
+    assert all(b - a <= 1 for a, b in zip(levels, levels[1:], strict=False)), levels
 
 
 @pytest.mark.book
@@ -105,7 +104,8 @@ def test_no_absolute_local_path_anywhere_in_the_site(built_book):
                     offenders.append(f"{path.relative_to(site)}: {needle}")
             match = LOCAL_PATH.search(text)
             if match and path.suffix != ".js":
-                offenders.append(f"{path.relative_to(site)}: {text[max(0, match.start() - 40):match.end() + 40]!r}")
+                around = text[max(0, match.start() - 40):match.end() + 40]
+                offenders.append(f"{path.relative_to(site)}: {around!r}")
     assert not offenders, offenders
 
 
@@ -166,8 +166,11 @@ def test_glued_numbers_are_the_packages_results(built_book):
     history = tb.train(model, data.x, data.y, epochs=15, learning_rate=0.1)
     test = tb.synthesize(seed=tb.TEST_SEED)
     ev = tb.evaluate(model, test.x, test.y)
-    loop = [p.get_text() for p in article(page(built_book, ROOT / "book" / "training-loop.md")).select(".pasted-text")]
-    evaluation = [p.get_text() for p in article(page(built_book, ROOT / "book" / "evaluation.md")).select(".pasted-text")]
+    def values(chapter):
+        body = article(page(built_book, ROOT / "book" / chapter))
+        return [p.get_text() for p in body.select(".pasted-text")]
+
+    loop, evaluation = values("training-loop.md"), values("evaluation.md")
     for value in (history.final_w, history.final_b):
         assert f"{value:.4f}" in loop, (value, loop)
     assert f"{ev.test_mse:.4f}" in evaluation, (ev.test_mse, evaluation)

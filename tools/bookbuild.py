@@ -34,7 +34,8 @@ def pages(root=ROOT):
 def chapters(root=ROOT):
     """The teaching pages: every page but those of the part captioned "About this site"."""
     toc = yaml.safe_load((root / "_toc.yml").read_text())
-    about = [e for part in toc.get("parts", []) if part.get("caption") == "About this site" for e in _entries(part)]
+    parts = [part for part in toc.get("parts", []) if part.get("caption") == "About this site"]
+    about = [entry for part in parts for entry in _entries(part)]
     return [p for p in pages(root) if p not in {root / f"{e['file']}.md" for e in about}]
 
 

@@ -130,13 +130,15 @@ def execute_stale(app, env, docnames):
             raise ExtensionError(f"{len(failed)} page(s) failed to execute; tracebacks in {reports}")
         for uri in result.succeeded:
             seconds[env.path2doc(uri)] = cache.get_cached_project_nb(uri).data.get("execution_seconds")
-    app.book_execution = {"executor": name, "executed": seconds, "seconds": round(time.perf_counter() - t0, 3)}
+    seconds_in_all = round(time.perf_counter() - t0, 3)
+    app.book_execution = {"executor": name, "executed": seconds, "seconds": seconds_in_all}
 
 
 def write_report(app, exception):
     """What this build executed; ``executed_by_myst_nb`` counts pages that myst-nb executed itself (0)."""
     report = getattr(app, "book_execution", {"executed": {}})
-    made = [r for r in get_cache(str(_cache_path(app))).list_cache_records() if r.created.timestamp() > app.book_started]
+    records = get_cache(str(_cache_path(app))).list_cache_records()
+    made = [r for r in records if r.created.timestamp() > app.book_started]
     report["executed_by_myst_nb"] = len(made) - len(report["executed"])
     report["cache_emptied"] = app.book_cache_emptied
     (Path(app.outdir).parent / REPORT).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
