@@ -4,49 +4,15 @@ Each test is named after the chapter, its section and the claim; where a sentenc
 test also asserts that the chapter says the sentence it proves.
 """
 
-import ast
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
+from chapter import Chapter
 
 import training_basics as tb
 
-CHAPTER = Path(__file__).resolve().parents[2] / "book" / "evaluation.md"
-SOURCE = CHAPTER.read_text(encoding="utf-8")
-PROSE = re.sub(r"\s+", " ", SOURCE)
-
-
-def says(sentence):
-    """The chapter's source contains ``sentence``, whatever its line breaks."""
-    return re.sub(r"\s+", " ", sentence) in PROSE
-
-
-def code_cells(text=SOURCE):
-    """(options, code) of each ``{code-cell}`` in ``text``; options holds the raw option lines."""
-    cells = []
-    for match in re.finditer(r"```\{code-cell\}[^\n]*\n(.*?)\n```(?=\n|$)", text, re.S):
-        body = match.group(1)
-        if body.startswith("---\n"):
-            options, _, code = body[4:].partition("\n---\n")
-        else:
-            lines = body.split("\n")
-            option_lines = [line for line in lines if line.startswith(":")]
-            options, code = "\n".join(option_lines), "\n".join(lines[len(option_lines):])
-        cells.append((options, code.strip("\n")))
-    return cells
-
-
-def setup_code():
-    (code,) = [code for options, code in code_cells() if "thebe-init" in options]
-    return code
-
-
-def solutions():
-    """The code cells of each solution block, by the exercise's label."""
-    blocks = re.findall(r"```\{solution-start\} (\S+)\n(.*?)```\{solution-end\}", SOURCE, re.S)
-    return {label: [code for _, code in code_cells(body)] for label, body in blocks}
+CHAPTER = Chapter("evaluation")
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +37,8 @@ def test_evaluation__measuring_the_model__test_mse_close_to_the_training_loss(la
 
 
 def test_evaluation__predictions_on_the_test_set__too_low_right_of_the_crossing_too_high_left(lab):
-    assert says("its predictions are a little too low right of $x =$ {glue:text}`eval-zero-x:.2f` "
-                "and a little too high left of it")
+    assert CHAPTER.says("its predictions are a little too low right of $x =$ {glue:text}`eval-zero-x:.2f` "
+                        "and a little too high left of it")
     h = lab["history"]
     assert h.final_w < tb.TRUE_w and h.final_b < tb.TRUE_b
     cross = tb.crossing(h.final_w, h.final_b)
@@ -85,12 +51,12 @@ def test_evaluation__predictions_on_the_test_set__too_low_right_of_the_crossing_
 
 def test_evaluation__the_labs_picture__drawn_on_the_test_set_as_the_lab_does():
     """The lab plots the test inputs, outputs and predictions; the chapter once drew the training data."""
-    assert "tb.plots.plot_data(test.x, test.y, ev.predictions" in SOURCE
-    assert "plot_data(x, y, model(x)" not in SOURCE
-    assert says("the **true test outputs are the blue dots and the predictions the red crosses**")
-    caption = re.search(r"name: fig-eval-data", SOURCE).start()
-    assert "The test set, as the lab draws it after training" in SOURCE[caption - 400:caption]
-    assert says("The lab's picture after training is of the test set")
+    assert "tb.plots.plot_data(test.x, test.y, ev.predictions" in CHAPTER.source
+    assert "plot_data(x, y, model(x)" not in CHAPTER.source
+    assert CHAPTER.says("the **true test outputs are the blue dots and the predictions the red crosses**")
+    caption = re.search(r"name: fig-eval-data", CHAPTER.source).start()
+    assert "The test set, as the lab draws it after training" in CHAPTER.source[caption - 400:caption]
+    assert CHAPTER.says("The lab's picture after training is of the test set")
 
 
 def test_evaluation__the_labs_picture__the_two_lines_hard_to_tell_apart_at_this_scale(lab):
@@ -102,8 +68,8 @@ def test_evaluation__the_labs_picture__the_two_lines_hard_to_tell_apart_at_this_
 
 
 def test_evaluation__the_loss_along_the_way__panels_are_projections_of_the_path_not_slices(lab):
-    assert says("is a projection of that one path, not a slice of the loss")
-    assert "is a slice of one curve" not in PROSE
+    assert CHAPTER.says("is a projection of that one path, not a slice of the loss")
+    assert "is a slice of one curve" not in CHAPTER.prose
     h = lab["history"]
     assert np.all(np.diff(h.w) > 0) and np.all(np.diff(h.b) > 0)  # both move at every step
     ax_w, ax_b = tb.plots.plot_loss_vs_weights(h).axes
@@ -128,9 +94,9 @@ def test_evaluation__what_training_reached__to_four_decimals_the_optimum_is_the_
 
 def test_evaluation__why_the_optimum_is_a_hair_off__float32_data_not_double_precision_rounding(lab):
     """The gap comes from the outputs stored in float32: float64 outputs give double-precision rounding."""
-    assert "rounding in double precision" not in PROSE
-    assert says("The gap is not rounding in the least-squares solver, which works in double precision: "
-                "it is in the data.")
+    assert "rounding in double precision" not in CHAPTER.prose
+    assert CHAPTER.says("The gap is not rounding in the least-squares solver, which works in double "
+                        "precision: it is in the data.")
     x64 = lab["x"].numpy().astype(np.float64)
     design = np.stack([x64, np.ones_like(x64)], axis=1)
     stored = lab["y"].numpy().astype(np.float64)
@@ -178,47 +144,21 @@ def test_evaluation__exercises__far_from_the_training_inputs__mse_grows_many_tim
 
 
 def test_evaluation__exercises__no_exercise_repeats_the_data_chapters_noise_exercise():
-    assert "noise_std" not in SOURCE
+    assert "noise_std" not in CHAPTER.source
 
 
 def test_evaluation__exercises__every_solution_runs_alone_after_the_set_up_cell():
-    found = solutions()
-    assert set(found) == {"ex-eval-untrained", "ex-eval-far", "ex-eval-same-seed"}
-    for label, cells in found.items():
-        namespace = {}
-        exec(compile(setup_code(), "setup", "exec"), namespace)  # noqa: S102
-        for code in cells:
-            exec(compile(code, label, "exec"), namespace)  # noqa: S102
+    assert CHAPTER.run_solutions_alone() == ["ex-eval-far", "ex-eval-same-seed", "ex-eval-untrained"]
 
 
 # --- The page as a whole ----------------------------------------------------------------------------
 
 
 def test_evaluation__references_have_their_own_words():
-    assert re.findall(r"\{ref\}`[^`<]*`", SOURCE) == []
-    assert len(re.findall(r"\{ref\}`[^`<]+ <chapter-[a-z-]+>`", SOURCE)) >= 3
-
-
-def _plain(node):
-    """Bookkeeping: a name, an attribute, an index, or float/int/len/abs of one."""
-    if isinstance(node, (ast.Name, ast.Constant)):
-        return True
-    if isinstance(node, ast.Attribute):
-        return _plain(node.value)
-    if isinstance(node, ast.Subscript):
-        return _plain(node.value) and _plain(node.slice)
-    if isinstance(node, ast.UnaryOp):
-        return _plain(node.operand)
-    if isinstance(node, ast.Call) and getattr(node.func, "id", None) in {"float", "int", "len", "abs"}:
-        return all(_plain(arg) for arg in node.args)
-    return False
+    assert CHAPTER.bare_references() == []
+    assert re.findall(r"\{ref\}`[^`<]*`", CHAPTER.source) == []
+    assert len(re.findall(r"\{ref\}`[^`<]+ <chapter-[a-z-]+>`", CHAPTER.source)) >= 3
 
 
 def test_evaluation__hidden_cells_only_glue_values_computed_in_visible_cells():
-    hidden = [code for options, code in code_cells() if "remove-cell" in options]
-    assert hidden
-    for code in hidden:
-        for statement in ast.parse(code).body:
-            call = statement.value
-            assert isinstance(call, ast.Call) and call.func.id == "glue", code
-            assert _plain(call.args[1]), ast.unparse(statement)
+    assert CHAPTER.hidden_computations() == []

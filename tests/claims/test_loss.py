@@ -1,56 +1,13 @@
 """Claims in book/loss.md, one test per claim, named after the chapter and section."""
 
-import re
-from pathlib import Path
-
 import numpy as np
 import pytest
 import tensorflow as tf
+from chapter import Chapter
 
 import training_basics as tb
 
-BOOK = Path(__file__).resolve().parents[2] / "book"
-
-
-def prose(chapter):
-    """The chapter's source with every run of whitespace made one space, so a wrapped sentence matches."""
-    return " ".join((BOOK / f"{chapter}.md").read_text(encoding="utf-8").split())
-
-
-def says(chapter, sentence):
-    """The chapter states ``sentence`` (whitespace-insensitive)."""
-    assert " ".join(sentence.split()) in prose(chapter), f"book/{chapter}.md no longer says: {sentence}"
-
-
-def code_cells(markdown):
-    """(options, code) of each ``{code-cell}`` in ``markdown``: its ``:tags:`` or YAML header, its code."""
-    cells = []
-    for body in re.findall(r"^```\{code-cell\}[^\n]*\n(.*?)^```", markdown, re.S | re.M):
-        header, _, code = body.partition("\n---\n") if body.startswith("---\n") else ("", "", body)
-        options = [line for line in code.splitlines() if re.match(r"^:\w+:", line)]
-        code = "\n".join(line for line in code.splitlines() if line not in options)
-        cells.append((header + "\n".join(options), code))
-    return cells
-
-
-def run_each_solution_alone(chapter):
-    """Run every solution's cells after only the set-up cell, in a fresh namespace each; return the labels."""
-    text = (BOOK / f"{chapter}.md").read_text(encoding="utf-8")
-    setup = next(code for options, code in code_cells(text) if "thebe-init" in options)
-    solutions = re.findall(r"^```\{solution-start\} (\S+)\n(.*?)^```\{solution-end\}", text, re.S | re.M)
-    for _, block in solutions:
-        namespace = {}
-        exec(setup, namespace)  # noqa: S102 - the chapter's own code, as a reader runs it
-        for _, code in code_cells(block):
-            exec(code, namespace)  # noqa: S102
-    return [label for label, _ in solutions]
-
-
-def bare_references(chapter):
-    """Each ``{ref}`chapter-…``` with no words of its own that is not inside parentheses."""
-    text = prose(chapter)
-    return [m.group(0) for m in re.finditer(r"(.)\{ref\}`chapter-[a-z-]+`(.)", text)
-            if not (m.group(1) == "(" and m.group(2) == ")")]
+CHAPTER = Chapter("loss")
 
 
 def untrained_errors(n):
@@ -59,8 +16,8 @@ def untrained_errors(n):
 
 
 def test_loss__the_mean_of_squared_errors__l2_loss_here_is_the_mse_not_tf_nn_l2_loss():
-    says("loss", 'Here "L2 loss" is the mean squared error, while `tf.nn.l2_loss` is half the sum of squares '
-                 "and some books use half the mean squared error.")
+    assert CHAPTER.says('Here "L2 loss" is the mean squared error, while `tf.nn.l2_loss` is half the sum '
+                        "of squares and some books use half the mean squared error.")
     x = tf.constant([-1.0, 0.0, 1.0, 2.0])
     y, y_hat = tb.TRUE_w * x + tb.TRUE_b, tb.Model()(x)
     squares = np.square((y - y_hat).numpy())
@@ -69,7 +26,7 @@ def test_loss__the_mean_of_squared_errors__l2_loss_here_is_the_mse_not_tf_nn_l2_
 
 
 def test_loss__the_mean_of_squared_errors__the_three_losses_have_the_same_minimum():
-    says("loss", "the minimum is the same for all three")
+    assert CHAPTER.says("the minimum is the same for all three")
     data = tb.synthesize(noise_std=0.5)
     ws, bs = np.linspace(2, 4, 41), np.linspace(1, 3, 41)
     mse = tb.loss_grid(data.x, data.y, ws, bs)
@@ -79,7 +36,7 @@ def test_loss__the_mean_of_squared_errors__the_three_losses_have_the_same_minimu
 
 
 def test_loss__why_the_mean_and_not_the_sum__the_sum_grows_with_n_the_mean_settles():
-    says("loss", "A sum grows with the number of examples; a mean does not.")
+    assert CHAPTER.says("A sum grows with the number of examples; a mean does not.")
     sums = [float(tf.reduce_sum(tf.square(untrained_errors(n)))) for n in (10, 100, 1_000, 10_000)]
     means = [float(tf.reduce_mean(tf.square(untrained_errors(n)))) for n in (10, 100, 1_000, 10_000)]
     assert sums == sorted(sums) and sums[-1] > 1000 * sums[0]
@@ -88,7 +45,7 @@ def test_loss__why_the_mean_and_not_the_sum__the_sum_grows_with_n_the_mean_settl
 
 
 def test_loss__why_the_mean_and_not_the_sum__the_gradient_of_a_sum_is_n_times_that_of_the_mean():
-    says("loss", "The gradient of a sum is $N$ times the gradient of the mean")
+    assert CHAPTER.says("The gradient of a sum is $N$ times the gradient of the mean")
     x, y = tb.synthesize(num_examples=500)
     model = tb.Model()
     with tf.GradientTape(persistent=True) as tape:
@@ -101,13 +58,13 @@ def test_loss__why_the_mean_and_not_the_sum__the_gradient_of_a_sum_is_n_times_th
 
 def test_loss__why_the_mean_and_not_the_sum__the_test_set_has_the_same_size():
     # The old text said the test set had "another size"; it has the training set's size.
-    assert "of another size, as" not in prose("loss")
-    says("loss", "The book's test set happens to have the same size as its training set")
+    assert "of another size, as" not in CHAPTER.prose
+    assert CHAPTER.says("The book's test set happens to have the same size as its training set")
     assert tb.synthesize(seed=tb.TEST_SEED).x.shape == tb.synthesize().x.shape == (tb.NUM_EXAMPLES,)
 
 
 def test_loss__why_the_mean_and_not_the_sum__losses_on_sets_of_any_size_compare():
-    says("loss", "compared directly with one measured on a test set of any size")
+    assert CHAPTER.says("compared directly with one measured on a test set of any size")
     model = tb.Model()
     small, large = tb.synthesize(num_examples=2_000, seed=3), tb.synthesize(num_examples=20_000, seed=4)
     mean_small, mean_large = (float(tb.l2_loss(d.y, model(d.x))) for d in (small, large))
@@ -115,7 +72,7 @@ def test_loss__why_the_mean_and_not_the_sum__losses_on_sets_of_any_size_compare(
 
 
 def test_loss__the_shapes_must_match__broadcasting_gives_n_squared_differences_and_a_wrong_loss():
-    says("loss", "The subtraction did not fail: it compared every target with every prediction")
+    assert CHAPTER.says("The subtraction did not fail: it compared every target with every prediction")
     x = tf.constant([-1.0, 0.0, 1.0, 2.0])
     y, y_hat = tb.TRUE_w * x + tb.TRUE_b, tb.Model()(x)
     difference = y - tf.reshape(y_hat, (-1, 1))
@@ -124,8 +81,8 @@ def test_loss__the_shapes_must_match__broadcasting_gives_n_squared_differences_a
 
 
 def test_loss__the_shapes_must_match__l2_loss_refuses_before_computing_anything():
-    says("loss", "`tb.l2_loss` therefore checks the shapes before it computes anything. That is the line "
-                 "`@check_shapes` above its definition")
+    assert CHAPTER.says("`tb.l2_loss` therefore checks the shapes before it computes anything. That is "
+                        "the line `@check_shapes` above its definition")
     calls = []
 
     @tb.checks.check_shapes
@@ -140,27 +97,31 @@ def test_loss__the_shapes_must_match__l2_loss_refuses_before_computing_anything(
 
 
 def test_loss__exercises__off_by_a_constant_costs_c_squared_whatever_n():
-    says("loss", "the mean of $N$ copies of $c^2$ is $c^2$, whatever $N$ is")
+    assert CHAPTER.says("the mean of $N$ copies of $c^2$ is $c^2$, whatever $N$ is")
     for n in (3, 1000):
         y = tb.synthesize(num_examples=n).y
         assert float(tb.l2_loss(y, y + 0.5)) == pytest.approx(0.25, rel=1e-5)
 
 
 def test_loss__exercises__errors_of_opposite_signs_cancel_in_the_mean_error():
-    says("loss", "Errors of opposite signs cancel.")
+    assert CHAPTER.says("Errors of opposite signs cancel.")
     targets, guesses = tf.constant([1.0, -1.0]), tf.zeros(2)
     assert float(tf.reduce_mean(targets - guesses)) == 0.0 and float(tb.l2_loss(targets, guesses)) == 1.0
 
 
 def test_loss__exercises__the_true_line_has_zero_loss_on_noise_free_data():
-    says("loss", "Zero: the data are synthesized without noise")
+    assert CHAPTER.says("Zero: the data are synthesized without noise")
     x, y = tb.synthesize()
     assert float(tb.l2_loss(y, tb.Model(w=tb.TRUE_w, b=tb.TRUE_b)(x))) == 0.0
 
 
 def test_loss__exercises__each_solution_runs_alone_after_the_set_up_cell():
-    assert run_each_solution_alone("loss") == ["ex-loss-constant", "ex-loss-square", "ex-loss-perfect"]
+    assert CHAPTER.run_solutions_alone() == ["ex-loss-constant", "ex-loss-perfect", "ex-loss-square"]
 
 
 def test_loss__cross_references_read_as_sentences():
-    assert bare_references("loss") == []
+    assert CHAPTER.bare_references() == []
+
+
+def test_loss__hidden_cells_only_glue_values_computed_in_visible_cells():
+    assert CHAPTER.hidden_computations() == []

@@ -5,49 +5,15 @@ was once wrong, it also asserts that the chapter says the (short) sentence it pr
 who rewrites the sentence or changes a number sees which test depends on it.
 """
 
-import ast
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
+from chapter import Chapter
 
 import training_basics as tb
 
-CHAPTER = Path(__file__).resolve().parents[2] / "book" / "training-loop.md"
-SOURCE = CHAPTER.read_text(encoding="utf-8")
-PROSE = re.sub(r"\s+", " ", SOURCE)
-
-
-def says(sentence):
-    """The chapter's source contains ``sentence``, whatever its line breaks."""
-    return re.sub(r"\s+", " ", sentence) in PROSE
-
-
-def code_cells(text=SOURCE):
-    """(options, code) of each ``{code-cell}`` in ``text``; options holds the raw option lines."""
-    cells = []
-    for match in re.finditer(r"```\{code-cell\}[^\n]*\n(.*?)\n```(?=\n|$)", text, re.S):
-        body = match.group(1)
-        if body.startswith("---\n"):
-            options, _, code = body[4:].partition("\n---\n")
-        else:
-            lines = body.split("\n")
-            option_lines = [line for line in lines if line.startswith(":")]
-            options, code = "\n".join(option_lines), "\n".join(lines[len(option_lines):])
-        cells.append((options, code.strip("\n")))
-    return cells
-
-
-def setup_code():
-    (code,) = [code for options, code in code_cells() if "thebe-init" in options]
-    return code
-
-
-def solutions():
-    """The code cells of each solution block, by the exercise's label."""
-    blocks = re.findall(r"```\{solution-start\} (\S+)\n(.*?)```\{solution-end\}", SOURCE, re.S)
-    return {label: [code for _, code in code_cells(body)] for label, body in blocks}
+CHAPTER = Chapter("training-loop")
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +38,7 @@ def rate(x, eta):
 
 
 def one_screen_cell():
-    (code,) = [code for _, code in code_cells() if "by_hand = []" in code]
+    (code,) = [code for _, code in CHAPTER.code_cells() if "by_hand = []" in code]
     return code
 
 
@@ -102,8 +68,8 @@ def test_training_loop__the_whole_algorithm_on_one_screen__same_data_and_same_hi
 
 
 def test_training_loop__training_the_labs_model__the_log_pairs_w_b_and_loss_all_before_the_update(lab):
-    assert says("the epoch, and $w$, $b$ and the loss all taken before that epoch's update")
-    assert "w after" not in SOURCE and "b after" not in SOURCE
+    assert CHAPTER.says("the epoch, and $w$, $b$ and the loss all taken before that epoch's update")
+    assert "w after" not in CHAPTER.source and "b after" not in CHAPTER.source
     lines = []
     history = tb.train(tb.Model(), lab["x"], lab["y"], epochs=15, learning_rate=0.1,
                        log=lambda *args: lines.append(args))
@@ -140,7 +106,7 @@ def test_training_loop__why_the_loss_is_a_quadratic_bowl__h_is_near_2i_but_not_e
 
 
 def test_training_loop__why_the_loss_is_a_quadratic_bowl__the_error_follows_i_minus_eta_h_to_float32(lab):
-    assert says("is float32 rounding")
+    assert CHAPTER.says("is float32 rounding")
     step = np.eye(2) - 0.1 * tb.hessian(lab["x"])
     errors = np.stack([lab["w_path"] - tb.TRUE_w, lab["b_path"] - tb.TRUE_b])
     assert np.abs(step @ errors[:, :-1] - errors[:, 1:]).max() < 5 * np.finfo(np.float32).eps * tb.TRUE_w
@@ -150,14 +116,14 @@ def test_training_loop__why_the_loss_is_a_quadratic_bowl__the_error_follows_i_mi
 
 
 def test_training_loop__why_ws_factor_is_outside_that_range__w_above_both_eigen_rates_b_between(lab):
-    assert says("That is why $w$'s factor is above both eigen-rates.")
-    assert says("$b$'s factor is a blend of the two rates, between them")
+    assert CHAPTER.says("That is why $w$'s factor is above both eigen-rates.")
+    assert CHAPTER.says("$b$'s factor is a blend of the two rates, between them")
     assert lab["rho_w"].min() > lab["slow"] > lab["fast"]
     assert lab["fast"] < lab["rho_b"].min() and lab["rho_b"].max() < lab["slow"]
 
 
 def test_training_loop__why_ws_factor_is_outside_that_range__parts_of_opposite_sign_in_w_same_in_b(lab):
-    assert says("The two parts have opposite signs")
+    assert CHAPTER.says("The two parts have opposite signs")
     vectors = lab["eigenvectors"]
     start = np.array([lab["w_path"][0] - tb.TRUE_w, lab["b_path"][0] - tb.TRUE_b])
     slow_part = (vectors[:, 0] @ start) * vectors[:, 0]
@@ -171,8 +137,8 @@ def test_training_loop__why_ws_factor_is_outside_that_range__parts_of_opposite_s
 
 
 def test_training_loop__why_ws_factor_is_outside_that_range__slow_direction_along_w_as_mean_x2_below_1(lab):
-    assert says("it points mostly along $w$")
-    assert says("this sample's $\\overline{x^2}$ is below 1, so the bowl is flatter along $w$")
+    assert CHAPTER.says("it points mostly along $w$")
+    assert CHAPTER.says("this sample's $\\overline{x^2}$ is below 1, so the bowl is flatter along $w$")
     x = lab["x"].numpy().astype(np.float64)
     assert np.mean(x * x) < 1
     slow = lab["eigenvectors"][:, 0]  # eigh: ascending, so the smaller eigenvalue, the factor nearer 1
@@ -189,15 +155,15 @@ def test_training_loop__why_ws_factor_is_outside_that_range__drift_to_the_slow_r
 
 
 def test_training_loop__which_learning_rate_is_fastest__the_false_larger_is_faster_sentence_is_gone():
-    assert "a larger $\\eta$ shrinks the error faster" not in PROSE
-    assert says("A larger $\\eta$ is not always faster.")
+    assert "a larger $\\eta$ shrinks the error faster" not in CHAPTER.prose
+    assert CHAPTER.says("A larger $\\eta$ is not always faster.")
 
 
 def test_training_loop__which_learning_rate_is_fastest__eta_09_slower_than_01(lab):
     """Per step, for the worst start (along the steep direction): the false sentence said larger is faster."""
-    assert "high_lr = 0.9" in SOURCE and "learning_rate = 0.1" in setup_code()
-    assert says("so training at {glue:text}`loop-high-lr:.1f` is slower than at the lab's "
-                "{glue:text}`loop-lr:.1f`")
+    assert "high_lr = 0.9" in CHAPTER.source and "learning_rate = 0.1" in CHAPTER.setup_code()
+    assert CHAPTER.says("so training at {glue:text}`loop-high-lr:.1f` is slower than at the lab's "
+                        "{glue:text}`loop-lr:.1f`")
     assert rate(lab["x"], 0.9) > rate(lab["x"], 0.1)
     steep = lab["eigenvectors"][:, 1]
     start = dict(w=tb.TRUE_w + steep[0], b=tb.TRUE_b + steep[1])
@@ -207,7 +173,7 @@ def test_training_loop__which_learning_rate_is_fastest__eta_09_slower_than_01(la
 
 
 def test_training_loop__which_learning_rate_is_fastest__from_the_labs_start_09_happens_to_end_lower(lab):
-    assert says("it happens to end lower")
+    assert CHAPTER.says("it happens to end lower")
     at_09 = tb.train(tb.Model(), lab["x"], lab["y"], epochs=15, learning_rate=0.9)
     assert at_09.loss[-1] < lab["history"].loss[-1]
 
@@ -275,8 +241,8 @@ def test_training_loop__exercises__too_large_a_learning_rate__a_little_below_the
 
 
 def test_training_loop__exercises__too_large_a_learning_rate__error_doubles_flips_loss_fourfold(lab):
-    assert says("each epoch the error doubles and changes sign, so the loss, its square, "
-                "grows about fourfold")
+    assert CHAPTER.says("each epoch the error doubles and changes sign, so the loss, its square, "
+                        "grows about fourfold")
     factor = tb.contraction_factors(lab["x"], 1.5)[0]
     assert -2.1 < factor < -1.9
     run = tb.train(tb.Model(), lab["x"], lab["y"], epochs=6, learning_rate=1.5)
@@ -293,43 +259,17 @@ def test_training_loop__exercises__the_best_learning_rate__equal_and_opposite_fa
 
 
 def test_training_loop__exercises__every_solution_runs_alone_after_the_set_up_cell():
-    found = solutions()
-    assert set(found) == {"ex-loop-diverge", "ex-loop-epochs", "ex-loop-best"}
-    for label, cells in found.items():
-        namespace = {}
-        exec(compile(setup_code(), "setup", "exec"), namespace)  # noqa: S102
-        for code in cells:
-            exec(compile(code, label, "exec"), namespace)  # noqa: S102
+    assert CHAPTER.run_solutions_alone() == ["ex-loop-best", "ex-loop-diverge", "ex-loop-epochs"]
 
 
 # --- The page as a whole ----------------------------------------------------------------------------
 
 
 def test_training_loop__references_have_their_own_words():
-    assert re.findall(r"\{ref\}`[^`<]*`", SOURCE) == []
-    assert len(re.findall(r"\{ref\}`[^`<]+ <chapter-[a-z-]+>`", SOURCE)) >= 3
-
-
-def _plain(node):
-    """Bookkeeping: a name, an attribute, an index, or float/int/len/abs of one."""
-    if isinstance(node, (ast.Name, ast.Constant)):
-        return True
-    if isinstance(node, ast.Attribute):
-        return _plain(node.value)
-    if isinstance(node, ast.Subscript):
-        return _plain(node.value) and _plain(node.slice)
-    if isinstance(node, ast.UnaryOp):
-        return _plain(node.operand)
-    if isinstance(node, ast.Call) and getattr(node.func, "id", None) in {"float", "int", "len", "abs"}:
-        return all(_plain(arg) for arg in node.args)
-    return False
+    assert CHAPTER.bare_references() == []
+    assert re.findall(r"\{ref\}`[^`<]*`", CHAPTER.source) == []
+    assert len(re.findall(r"\{ref\}`[^`<]+ <chapter-[a-z-]+>`", CHAPTER.source)) >= 3
 
 
 def test_training_loop__hidden_cells_only_glue_values_computed_in_visible_cells():
-    hidden = [code for options, code in code_cells() if "remove-cell" in options]
-    assert hidden
-    for code in hidden:
-        for statement in ast.parse(code).body:
-            call = statement.value
-            assert isinstance(call, ast.Call) and call.func.id == "glue", code
-            assert _plain(call.args[1]), ast.unparse(statement)
+    assert CHAPTER.hidden_computations() == []

@@ -4,50 +4,16 @@ Each test is named after the chapter, its section and the claim; where a sentenc
 test also asserts that the chapter says the sentence it proves.
 """
 
-import ast
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from chapter import Chapter
 
 import training_basics as tb
 
-CHAPTER = Path(__file__).resolve().parents[2] / "book" / "updates.md"
-SOURCE = CHAPTER.read_text(encoding="utf-8")
-PROSE = re.sub(r"\s+", " ", SOURCE)
-
-
-def says(sentence):
-    """The chapter's source contains ``sentence``, whatever its line breaks."""
-    return re.sub(r"\s+", " ", sentence) in PROSE
-
-
-def code_cells(text=SOURCE):
-    """(options, code) of each ``{code-cell}`` in ``text``; options holds the raw option lines."""
-    cells = []
-    for match in re.finditer(r"```\{code-cell\}[^\n]*\n(.*?)\n```(?=\n|$)", text, re.S):
-        body = match.group(1)
-        if body.startswith("---\n"):
-            options, _, code = body[4:].partition("\n---\n")
-        else:
-            lines = body.split("\n")
-            option_lines = [line for line in lines if line.startswith(":")]
-            options, code = "\n".join(option_lines), "\n".join(lines[len(option_lines):])
-        cells.append((options, code.strip("\n")))
-    return cells
-
-
-def setup_code():
-    (code,) = [code for options, code in code_cells() if "thebe-init" in options]
-    return code
-
-
-def solutions():
-    """The code cells of each solution block, by the exercise's label."""
-    blocks = re.findall(r"```\{solution-start\} (\S+)\n(.*?)```\{solution-end\}", SOURCE, re.S)
-    return {label: [code for _, code in code_cells(body)] for label, body in blocks}
+CHAPTER = Chapter("updates")
 
 
 @pytest.fixture(scope="module")
@@ -65,9 +31,9 @@ def one_step(data):
 
 def test_updates__the_gradient_descent_update__the_lab_writes_learning_rate_never_lr():
     """The lab's code says ``learning_rate``; the chapter once said it wrote "lr"."""
-    assert says("(`learning_rate` in the code, the name the original lab uses too)")
-    assert re.findall(r"(?<![-\w])lr(?!\w)", SOURCE) == []  # not in prose, code or headings
-    assert "learning_rate = 0.1" in setup_code()
+    assert CHAPTER.says("(`learning_rate` in the code, the name the original lab uses too)")
+    assert re.findall(r"(?<![-\w])lr(?!\w)", CHAPTER.source) == []  # not in prose, code or headings
+    assert "learning_rate = 0.1" in CHAPTER.setup_code()
 
 
 # --- One training step ------------------------------------------------------------------------------
@@ -90,7 +56,7 @@ def test_updates__one_training_step__both_move_towards_the_true_values_and_the_l
 
 
 def test_updates__one_training_step__the_two_columns_agree_to_float32(data):
-    assert says("The two columns agree to the precision of float32.")
+    assert CHAPTER.says("The two columns agree to the precision of float32.")
     model = tb.Model()
     tb.train_step(model, data.x, data.y, 0.1)
     dw, db = tb.analytic_gradients(data.x, data.y, 2.0, 1.0)
@@ -103,15 +69,15 @@ def test_updates__one_training_step__the_two_columns_agree_to_float32(data):
 
 
 def test_updates__the_step_seen_on_the_loss_surface__exactly_along_minus_the_gradient(data, one_step):
-    assert says("The step is exactly along $-\\nabla L$")
+    assert CHAPTER.says("The step is exactly along $-\\nabla L$")
     dw, db = tb.analytic_gradients(data.x, data.y, one_step.w[0], one_step.b[0])
     step = np.array([one_step.final_w - one_step.w[0], one_step.final_b - one_step.b[0]])
     np.testing.assert_allclose(step, -0.1 * np.array([dw, db]), atol=1e-6)
 
 
 def test_updates__the_step_seen_on_the_loss_surface__only_approximately_towards_the_optimum(data, one_step):
-    assert says("that direction points *almost* straight at the lowest point")
-    assert "in exactly that direction" not in PROSE
+    assert CHAPTER.says("that direction points *almost* straight at the lowest point")
+    assert "in exactly that direction" not in CHAPTER.prose
     start = np.array([one_step.w[0], one_step.b[0]], dtype=np.float64)
     step = np.array([one_step.final_w, one_step.final_b]) - start
     to_optimum = np.array(tb.closed_form(data.x, data.y)) - start
@@ -147,7 +113,7 @@ def test_updates__why_not_rebinding__the_second_gradient_for_w_is_none(data):
 
 
 def test_updates__the_package_refuses_a_broken_model__train_names_it_before_any_step(data):
-    assert says("`train` checks its model once, before the first step")
+    assert CHAPTER.says("`train` checks its model once, before the first step")
     broken = tb.Model()
     broken.w = broken.w - 0.1
     with pytest.raises(TypeError, match=r"model.w must be a tf.Variable, got <tf.Tensor"):
@@ -173,43 +139,17 @@ def test_updates__exercises__updating_one_at_a_time__a_small_difference_in_b(dat
 
 
 def test_updates__exercises__every_solution_runs_alone_after_the_set_up_cell():
-    found = solutions()
-    assert set(found) == {"ex-updates-assign", "ex-updates-order", "ex-updates-none"}
-    for label, cells in found.items():
-        namespace = {}
-        exec(compile(setup_code(), "setup", "exec"), namespace)  # noqa: S102
-        for code in cells:
-            exec(compile(code, label, "exec"), namespace)  # noqa: S102
+    assert CHAPTER.run_solutions_alone() == ["ex-updates-assign", "ex-updates-none", "ex-updates-order"]
 
 
 # --- The page as a whole ----------------------------------------------------------------------------
 
 
 def test_updates__references_have_their_own_words():
-    assert re.findall(r"\{ref\}`[^`<]*`", SOURCE) == []
-    assert len(re.findall(r"\{ref\}`[^`<]+ <chapter-[a-z-]+>`", SOURCE)) >= 3
-
-
-def _plain(node):
-    """Bookkeeping: a name, an attribute, an index, or float/int/len/abs of one."""
-    if isinstance(node, (ast.Name, ast.Constant)):
-        return True
-    if isinstance(node, ast.Attribute):
-        return _plain(node.value)
-    if isinstance(node, ast.Subscript):
-        return _plain(node.value) and _plain(node.slice)
-    if isinstance(node, ast.UnaryOp):
-        return _plain(node.operand)
-    if isinstance(node, ast.Call) and getattr(node.func, "id", None) in {"float", "int", "len", "abs"}:
-        return all(_plain(arg) for arg in node.args)
-    return False
+    assert CHAPTER.bare_references() == []
+    assert re.findall(r"\{ref\}`[^`<]*`", CHAPTER.source) == []
+    assert len(re.findall(r"\{ref\}`[^`<]+ <chapter-[a-z-]+>`", CHAPTER.source)) >= 3
 
 
 def test_updates__hidden_cells_only_glue_values_computed_in_visible_cells():
-    hidden = [code for options, code in code_cells() if "remove-cell" in options]
-    assert hidden
-    for code in hidden:
-        for statement in ast.parse(code).body:
-            call = statement.value
-            assert isinstance(call, ast.Call) and call.func.id == "glue", code
-            assert _plain(call.args[1]), ast.unparse(statement)
+    assert CHAPTER.hidden_computations() == []
