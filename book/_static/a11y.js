@@ -1,7 +1,7 @@
-// Accessibility fixes for the theme (sphinx-book-theme 1.3 / pydata-sphinx-theme), found by
-// axe-core in tests/test_browser.py: a button's accessible name must contain the text it shows
+// Fixes to the theme (sphinx-book-theme 1.3 / pydata-sphinx-theme), checked by tests/test_browser.py.
+// Accessibility, found by axe-core: a button's accessible name must contain the text it shows
 // (label-content-name-mismatch, WCAG 2.5.3 "label in name"), and all content must be inside a
-// landmark (region).
+// landmark (region). Downloads: the download menu's .md and .ipynb links save the file.
 (function () {
   "use strict";
 
@@ -30,6 +30,13 @@
         icon.setAttribute("aria-hidden", "true");
       }
     });
+    // The download menu's links opened the file in a new tab, where many static hosts show an
+    // .ipynb as raw JSON: `download` saves it under its own name (loss.ipynb) instead.
+    document.querySelectorAll("a.btn-download-source-button, a.btn-download-notebook-button")
+      .forEach(function (link) {
+        link.setAttribute("download", link.pathname.split("/").pop());
+        link.removeAttribute("target");
+      });
   }
 
   // Font Awesome turns the <i> icons into <svg> when the page has loaded: fix before and after.
