@@ -15,6 +15,7 @@ from .checks import (
     check_trainable,
     check_xy,
 )
+from .minibatch import minibatches
 
 # The step calls the loss's plain body: ``train`` checks the shapes once, before the first step.
 l2_loss = loss.l2_loss.unchecked
@@ -64,29 +65,28 @@ class History:
 def train(model, inputs, outputs, epochs=15, learning_rate=0.1, batch_size=None, seed=0, log=None):
     """Run ``epochs`` epochs of ``train_step``; returns a ``History``.
 
-    An epoch is one pass over the N examples: one full-batch step when
-    ``batch_size`` is None (the lab), else ⌈N / batch_size⌉ steps on batches of
-    a permutation drawn from ``seed``. ``log(epoch, w, b, loss)``, if given, is
+    An epoch is one pass over ``minibatches(x, y, batch_size, seed)``: one
+    full-batch step when ``batch_size`` is None (the lab), else ⌈N / batch_size⌉
+    steps on the batches of a new shuffled order, the last one short when
+    batch_size does not divide N. ``log(epoch, w, b, loss)``, if given, is
     called once per epoch with the values the lab prints: w and b before the
     epoch's first step and the loss at those values. The arguments are checked
-    once, here. Raises ``TrainingDivergedError`` if the loss becomes inf or NaN
-    or grows a millionfold.
+    once, before the first step. Raises ``TrainingDivergedError`` if the loss
+    becomes inf or NaN or grows a millionfold.
 
-    Taught in: book/training-loop.md
+    Taught in: book/training-loop.md, book/minibatches.md
     """
     x, y = check_xy(inputs, outputs, "inputs", "outputs")
     epochs = check_count("epochs", epochs)
     learning_rate = check_learning_rate(learning_rate)
     check_trainable(model)
     check_same_shape(y, model(x))  # the model's output must match the outputs: no silent broadcasting
-    if batch_size is not None:
-        batch_size = check_count("batch_size", batch_size, minimum=1)
-    rng = np.random.default_rng(seed)
+    dataset = minibatches(x, y, batch_size, seed)
 
     ws, bs, losses, epoch_of = [], [], [], []
     for epoch in range(epochs):
         first = len(losses)
-        for xb, yb in _batches(x, y, batch_size, rng):
+        for xb, yb in dataset:
             ws.append(model.w.numpy())
             bs.append(model.b.numpy())
             step_loss = float(train_step(model, xb, yb, learning_rate))
@@ -106,14 +106,3 @@ def train(model, inputs, outputs, epochs=15, learning_rate=0.1, batch_size=None,
         final_b=float(model.b.numpy()),
         learning_rate=learning_rate,
     )
-
-
-def _batches(x, y, batch_size, rng):
-    n = int(x.shape[0]) if x.shape.rank else 1
-    if batch_size is None or batch_size >= n:
-        yield x, y
-        return
-    order = rng.permutation(n)
-    for start in range(0, n, batch_size):
-        idx = order[start : start + batch_size]
-        yield tf.gather(x, idx), tf.gather(y, idx)
