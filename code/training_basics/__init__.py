@@ -10,6 +10,7 @@ One module per idea, in the order the book teaches them:
 ``evaluation``      ``evaluate`` -> ``Evaluation``
 ``reference``       analytic gradients, closed form, contraction theory, ``crossing``
 ``compiled``        the same loop inside one graph (``tf.function``, XLA)
+``keras_model``     ``KerasModel`` (``add_weight``), ``CustomStepModel``, ``WeightHistory``, ``ways_to_train``
 ``noise``           noisy data: ``normal_equations``, ``expected_test_mse``, ``optimum_errors``
 ``plots``           figures (each function returns a ``Figure``)
 ``checks``          input validation with messages that name the value
@@ -27,11 +28,20 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # oneDNN may reorder floating-point sums; off, two runs give identical bits.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
-from . import compiled, plots  # noqa: E402
+from . import compiled, keras_model, plots  # noqa: E402
 from .checks import TrainingDivergedError  # noqa: E402
 from .data import NUM_EXAMPLES, SEED, TEST_SEED, Dataset, TRUE_b, TRUE_w, synthesize  # noqa: E402
 from .display import show_source  # noqa: E402
 from .evaluation import Evaluation, evaluate  # noqa: E402
+from .keras_model import (  # noqa: E402
+    CustomStepModel,
+    KerasModel,
+    RawVariableModel,
+    WeightHistory,
+    time_per_epoch,
+    untracked_variables,
+    ways_to_train,
+)
 from .loss import l2_loss  # noqa: E402
 from .model import Model  # noqa: E402
 from .noise import NOISE_STD, expected_test_mse, normal_equations, optimum_errors  # noqa: E402
@@ -46,17 +56,21 @@ from .reference import (  # noqa: E402
 from .training import History, train, train_step  # noqa: E402
 
 __all__ = [
+    "CustomStepModel",
     "Dataset",
     "Evaluation",
     "History",
+    "KerasModel",
     "Model",
     "NOISE_STD",
     "NUM_EXAMPLES",
+    "RawVariableModel",
     "SEED",
     "TEST_SEED",
     "TRUE_b",
     "TRUE_w",
     "TrainingDivergedError",
+    "WeightHistory",
     "analytic_gradients",
     "closed_form",
     "compiled",
@@ -65,6 +79,7 @@ __all__ = [
     "evaluate",
     "expected_test_mse",
     "hessian",
+    "keras_model",
     "l2_loss",
     "loss_grid",
     "normal_equations",
@@ -72,6 +87,9 @@ __all__ = [
     "plots",
     "show_source",
     "synthesize",
+    "time_per_epoch",
     "train",
     "train_step",
+    "untracked_variables",
+    "ways_to_train",
 ]
