@@ -7,6 +7,7 @@ One module per idea, in the order the book teaches them:
 ``loss``            the L2 loss ``l2_loss``
 ``data``            synthesized data: ``synthesize``, ``TRUE_w``, ``TRUE_b``
 ``training``        ``train_step`` and the loop ``train`` -> ``History``
+``minibatch``       ``minibatches`` (tf.data), ``examples_seen``, ``loss_along``, ``seconds_per_epoch``
 ``evaluation``      ``evaluate`` -> ``Evaluation``
 ``reference``       analytic gradients, closed form, contraction theory, ``crossing``
 ``compiled``        the same loop inside one graph (``tf.function``, XLA)
@@ -43,6 +44,7 @@ from .keras_model import (  # noqa: E402
     ways_to_train,
 )
 from .loss import l2_loss  # noqa: E402
+from .minibatch import examples_seen, loss_along, minibatches, seconds_per_epoch  # noqa: E402
 from .model import Model  # noqa: E402
 from .noise import NOISE_STD, expected_test_mse, normal_equations, optimum_errors  # noqa: E402
 from .reference import (  # noqa: E402
@@ -77,14 +79,18 @@ __all__ = [
     "contraction_factors",
     "crossing",
     "evaluate",
+    "examples_seen",
     "expected_test_mse",
     "hessian",
     "keras_model",
     "l2_loss",
     "loss_grid",
+    "loss_along",
+    "minibatches",
     "normal_equations",
     "optimum_errors",
     "plots",
+    "seconds_per_epoch",
     "show_source",
     "synthesize",
     "time_per_epoch",

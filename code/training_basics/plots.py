@@ -249,3 +249,42 @@ def plot_optimum_errors(sizes, errors, noise_std, shown=100):
            ylabel="|w* − w| (log scale)")
     ax.legend(loc="lower left")
     return fig
+
+
+def plot_minibatch_paths(x, y, histories, optimum=None):
+    """Paths of several runs on the contours of L(w, b): ``plot_loss_surface`` of the first, the others on it.
+
+    ``histories`` maps a label to a ``History``; the first frames the contours: put the widest path first.
+
+    Taught in: book/minibatches.md
+    """
+    (first, *others), runs = list(histories), list(histories.values())
+    fig = plot_loss_surface(x, y, runs[0], optimum=optimum)
+    ax = fig.axes[0]
+    for line in ax.lines:
+        if line.get_label() == "training path":
+            line.set(label=first, marker="", linewidth=1.0, alpha=0.8)
+    for i, (label, history) in enumerate(zip(others, runs[1:], strict=True)):
+        ax.plot(np.append(history.w, history.final_w), np.append(history.b, history.final_b),
+                "-", color=f"C{i}", linewidth=1.5 if i == 0 else 1.0, label=label)
+    ax.set_title("Paths of minibatch gradient descent")
+    ax.legend(loc="upper left", fontsize="small")
+    return fig
+
+
+def plot_loss_by_steps_and_examples(curves):
+    """The full-data loss against the step (left) and against the examples seen (right), log scales.
+
+    ``curves`` maps a label to (examples seen, loss), two arrays of shape (steps + 1,)
+    (``minibatch.examples_seen`` and ``minibatch.loss_along``).
+
+    Taught in: book/minibatches.md
+    """
+    fig, (ax_s, ax_e) = _figure(ncols=2, width=9.6, height=4.0)
+    for i, (label, (examples, loss)) in enumerate(curves.items()):
+        ax_s.plot(np.arange(len(loss)), loss, "-", color=f"C{i}", linewidth=1.2, label=label)
+        ax_e.plot(examples[1:], loss[1:], "-", color=f"C{i}", linewidth=1.2, label=label)  # log axis: no 0
+    ax_s.set(title="Against steps", xlabel="step", ylabel="loss on all examples (log scale)", yscale="log")
+    ax_e.set(title="Against examples seen", xlabel="examples seen (log scale)", xscale="log", yscale="log")
+    ax_s.legend(loc="lower left", fontsize="small")
+    return fig
