@@ -1,0 +1,485 @@
+"""Claims of book/noisy-data.md: every quantitative statement its prose makes, computed from the package.
+
+One test per claim, named after the chapter, its section and the claim; each checks that the chapter
+still says the sentence, then computes the fact.
+"""
+
+import re
+from statistics import NormalDist
+
+import numpy as np
+import pytest
+from chapter import Chapter
+
+import training_basics as tb
+
+CHAPTER = Chapter("noisy-data")
+SIGMA = tb.NOISE_STD
+RNG_SEED = 2026  # the tests' own Monte Carlo draws
+
+
+@pytest.fixture(scope="module")
+def run():
+    """The chapter's run: noisy data, 100 epochs at 0.1, the optimum, the test sets."""
+    x, y = tb.synthesize(noise_std=SIGMA)
+    model = tb.Model()
+    history = tb.train(model, x, y, epochs=100, learning_rate=0.1)
+    x64, y64 = x.numpy().astype(np.float64), y.numpy().astype(np.float64)
+    w_star, b_star = tb.normal_equations(x, y)
+    path_w = np.append(history.w, history.final_w).astype(np.float64)
+    path_b = np.append(history.b, history.final_b).astype(np.float64)
+    return dict(x=x, y=y, x64=x64, y64=y64, model=model, history=history, w_star=w_star, b_star=b_star,
+                to_optimum=np.hypot(path_w - w_star, path_b - b_star),
+                to_truth=np.hypot(path_w - tb.TRUE_w, path_b - tb.TRUE_b),
+                test=tb.synthesize(noise_std=SIGMA, seed=tb.TEST_SEED),
+                big_test=tb.synthesize(num_examples=1_000_000, noise_std=SIGMA, seed=tb.TEST_SEED))
+
+
+@pytest.fixture(scope="module")
+def study():
+    sizes = np.array([10, 30, 100, 300, 1_000, 3_000, 10_000])
+    errors = tb.optimum_errors(sizes, num_seeds=500, noise_std=SIGMA)
+    return sizes, errors, np.sqrt(np.mean(errors**2, axis=1))
+
+
+@pytest.fixture(scope="module")
+def table():
+    """The chapter's table: distance from the truth after 5, 15, 50 epochs and of the optimum."""
+    distance, factors = {}, {}
+    for n in [1_000, 10_000, 100_000]:
+        data = tb.synthesize(num_examples=n, noise_std=SIGMA)
+        h = tb.train(tb.Model(), data.x, data.y, epochs=50, learning_rate=0.1)
+        w, b = np.append(h.w, h.final_w), np.append(h.b, h.final_b)
+        w_opt, b_opt = tb.normal_equations(data.x, data.y)
+        for k in [5, 15, 50]:
+            distance[n, k] = float(np.hypot(w[k] - tb.TRUE_w, b[k] - tb.TRUE_b))
+            distance[n, k, "to optimum"] = float(np.hypot(w[k] - w_opt, b[k] - b_opt))
+        distance[n, "optimum"] = float(np.hypot(w_opt - tb.TRUE_w, b_opt - tb.TRUE_b))
+        factors[n] = tb.contraction_factors(data.x, 0.1)
+    return distance, factors
+
+
+def _sets(num_sets, n, sigma=SIGMA, seed=RNG_SEED):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((num_sets, n))
+    return x, tb.TRUE_w * x + tb.TRUE_b + sigma * rng.standard_normal((num_sets, n))
+
+
+# --- Setup and Training on noisy data ---------------------------------------------------------------
+
+
+def test_noisy_data__setup__sigma_is_the_value_the_data_chapter_used():
+    assert CHAPTER.says("$\\sigma$ = `noise_std`, the value the data chapter used.")
+    assert "noise_std = tb.NOISE_STD" in CHAPTER.setup_code()
+    assert "tb.synthesize(noise_std=0.5)" in Chapter("data").source and tb.NOISE_STD == 0.5
+
+
+def test_noisy_data__training_on_noisy_data__the_inputs_are_the_books_usual_ones_only_outputs_move(run):
+    assert CHAPTER.says("The inputs are the book's usual {glue:text}`noisy-n` training inputs; "
+                        "only the outputs move.")
+    clean = tb.synthesize()
+    assert np.array_equal(clean.x.numpy(), run["x"].numpy())
+    assert not np.array_equal(clean.y.numpy(), run["y"].numpy())
+
+
+def test_noisy_data__training_on_noisy_data__more_epochs_will_not_make_it_the_true_line(run):
+    assert CHAPTER.says("That is not the true line, and more epochs will not make it so")
+    model = tb.Model()
+    h = tb.train(model, run["x"], run["y"], epochs=300, learning_rate=0.1)
+    assert np.hypot(h.final_w - tb.TRUE_w, h.final_b - tb.TRUE_b) > 0.01
+    assert abs(h.final_w - run["w_star"]) < 1e-6 and abs(h.final_b - run["b_star"]) < 1e-6
+
+
+def test_noisy_data__the_normal_equations__formulas_and_lstsq_agree_to_double_precision(run):
+    assert CHAPTER.says("The two formulas and `lstsq` agree to {glue:text}`noisy-lstsq-gap:.0e`, "
+                        "the rounding of double precision.")
+    w_ls, b_ls = tb.closed_form(run["x"], run["y"])
+    assert max(abs(run["w_star"] - w_ls), abs(run["b_star"] - b_ls)) < 100 * np.finfo(np.float64).eps
+
+
+def test_noisy_data__the_normal_equations__trained_agrees_to_float32_rounding(run):
+    assert CHAPTER.says("The trained parameters agree with them to {glue:text}`noisy-trained-gap:.0e`, "
+                        "the rounding of the model's float32 variables")
+    h = run["history"]
+    gap = max(abs(h.final_w - run["w_star"]), abs(h.final_b - run["b_star"]))
+    assert gap < 4 * np.spacing(np.float32(tb.TRUE_w))
+
+
+def test_noisy_data__the_normal_equations__the_optimum_is_tens_of_thousands_of_times_further(run):
+    assert CHAPTER.says("is {glue:text}`noisy-truth-gap:.4f` away from the true line, "
+                        "tens of thousands of times further.")
+    h = run["history"]
+    trained_gap = max(abs(h.final_w - run["w_star"]), abs(h.final_b - run["b_star"]))
+    truth_gap = max(abs(run["w_star"] - tb.TRUE_w), abs(run["b_star"] - tb.TRUE_b))
+    assert 1e4 <= truth_gap / trained_gap < 1e5
+
+
+def test_noisy_data__the_normal_equations__slope_error_is_cov_x_noise_over_var_x(run):
+    assert CHAPTER.says("w^* - 3 = \\frac{\\operatorname{cov}(x, \\varepsilon)}{\\operatorname{var}(x)}.")
+    x, y = run["x64"], run["y64"]
+    eps = y - (tb.TRUE_w * x + tb.TRUE_b)
+    assert np.cov(x, eps)[0, 1] / np.var(x, ddof=1) == pytest.approx(run["w_star"] - tb.TRUE_w, abs=1e-12)
+    assert np.corrcoef(x, eps)[0, 1] != 0  # "never exactly uncorrelated with it"
+
+
+def test_noisy_data__where_training_goes__a_nearly_constant_factor_per_epoch(run):
+    assert CHAPTER.says("Each epoch shrinks the distance to the optimum by a nearly constant factor")
+    ratios = run["to_optimum"][1:61] / run["to_optimum"][:60]
+    assert ratios.max() - ratios.min() < 0.03 and abs(ratios.mean() - 0.8) < 0.02
+
+
+def test_noisy_data__where_training_goes__the_two_distances_are_the_same_at_first(run):
+    assert CHAPTER.says("the two distances are the same at first, while the optimisation error dominates")
+    np.testing.assert_allclose(run["to_truth"][:6], run["to_optimum"][:6], rtol=0.05)
+
+
+def test_noisy_data__where_training_goes__float32_stops_one_the_dotted_line_the_other(run):
+    assert CHAPTER.says("the distance to the optimum keeps falling until float32 rounding stops it, and "
+                        "the distance to the true line stops at the dotted line.")
+    to_optimum, to_truth = run["to_optimum"], run["to_truth"]
+    assert to_optimum[-1] < 1e-6 and np.ptp(to_optimum[-20:]) < 1e-6  # flat at float32 rounding
+    gap = np.hypot(run["w_star"] - tb.TRUE_w, run["b_star"] - tb.TRUE_b)
+    np.testing.assert_allclose(to_truth[-30:], gap, atol=1e-5)
+
+
+def test_noisy_data__where_training_goes__what_the_alt_text_describes(run):
+    to_optimum, to_truth = run["to_optimum"], run["to_truth"]
+    assert to_optimum[0] == pytest.approx(1.4, abs=0.05) and to_truth[0] == pytest.approx(1.4, abs=0.05)
+    flat_from = int(np.argmax(to_optimum <= to_optimum[-1] * 1.001))
+    assert 60 <= flat_from <= 80 and 2e-7 < to_optimum[-1] < 1e-6  # ~70 epochs, about half a millionth
+    gap = np.hypot(run["w_star"] - tb.TRUE_w, run["b_star"] - tb.TRUE_b)
+    assert to_truth[40] < 1.05 * gap and round(gap, 3) == 0.012
+
+
+# --- The floor --------------------------------------------------------------------------------------
+
+
+def test_noisy_data__the_floor__expected_mse_is_sigma2_plus_the_squared_parameter_errors():
+    assert CHAPTER.says("\\mathbb{E}\\big[(y - (wx + b))^2\\big] = \\sigma^2 + (w - 3)^2 + (b - 2)^2.")
+    rng = np.random.default_rng(RNG_SEED)
+    x = rng.standard_normal(2_000_000)
+    y = tb.TRUE_w * x + tb.TRUE_b + SIGMA * rng.standard_normal(x.size)
+    for w, b in [(3.0, 2.0), (2.8, 2.1), (3.3, 1.6)]:
+        assert np.mean((y - (w * x + b)) ** 2) == pytest.approx(tb.expected_test_mse(w, b, SIGMA), rel=3e-3)
+
+
+def test_noisy_data__the_floor__no_line_below_sigma2_only_the_true_line_reaches_it():
+    assert CHAPTER.says("So the expected test MSE of any line is at least $\\sigma^2$, and only the true "
+                        "line reaches it")
+    ws, bs = np.linspace(2.0, 4.0, 41), np.linspace(1.0, 3.0, 41)
+    grid = np.array([[tb.expected_test_mse(w, b, SIGMA) for w in ws] for b in bs])
+    assert grid.min() == SIGMA**2
+    (i,), (j,) = np.nonzero(grid == SIGMA**2)
+    assert (ws[j], bs[i]) == (tb.TRUE_w, tb.TRUE_b)
+
+
+def test_noisy_data__the_floor__above_it_by_the_square_of_its_distance_from_the_true_line(run):
+    assert CHAPTER.says("{glue:text}`noisy-excess:.2e`, the square of its distance from the true line.")
+    h = run["history"]
+    excess = tb.expected_test_mse(h.final_w, h.final_b, SIGMA) - SIGMA**2
+    assert excess == pytest.approx(np.hypot(h.final_w - tb.TRUE_w, h.final_b - tb.TRUE_b) ** 2)
+
+
+def test_noisy_data__measured_on_test_sets__the_true_lines_test_mse_is_about_sigma2(run):
+    assert CHAPTER.says("On the book's test set the true line's MSE is {glue:text}`noisy-test-true-mse:.4f`, "
+                        "about $\\sigma^2$")
+    test = run["test"]
+    mse = tb.evaluate(tb.Model(w=tb.TRUE_w, b=tb.TRUE_b), test.x, test.y).test_mse
+    assert abs(mse - SIGMA**2) < 2 * SIGMA**2 * np.sqrt(2 / test.x.shape[0])  # within two standard errors
+
+
+def test_noisy_data__measured_on_test_sets__by_a_hair_the_trained_model_does_better_there(run):
+    assert CHAPTER.says("by a hair, it does *better* than the true line there.")
+    test = run["test"]
+    true_mse = tb.evaluate(tb.Model(w=tb.TRUE_w, b=tb.TRUE_b), test.x, test.y).test_mse
+    trained_mse = tb.evaluate(run["model"], test.x, test.y).test_mse
+    assert -1e-3 < trained_mse - true_mse < 0
+
+
+def test_noisy_data__measured_on_test_sets__that_is_chance_either_line_may_come_out_ahead(run):
+    """On test sets of 1000 the trained model often beats the true line; on sets of 100,000, never."""
+    assert CHAPTER.says("That is chance.")
+    assert CHAPTER.says("on a test set of this size either line may come out ahead.")
+    h = run["history"]
+    for n, low, high in [(1_000, 0.1, 0.5), (100_000, 0.0, 0.01)]:
+        x, y = _sets(200, n)
+        true_mse = np.mean((y - (tb.TRUE_w * x + tb.TRUE_b)) ** 2, axis=1)
+        trained_mse = np.mean((y - (h.final_w * x + h.final_b)) ** 2, axis=1)
+        assert low <= np.mean(trained_mse < true_mse) <= high, n
+
+
+def test_noisy_data__measured_on_test_sets__the_difference_and_its_chance_term(run):
+    assert CHAPTER.says("the difference of their MSEs is $\\overline{d^2} + 2\\,\\overline{\\varepsilon d}$")
+    assert CHAPTER.says("with standard deviation $2\\sigma\\,\\mathrm{rms}(d)/\\sqrt{N}$")
+    h, test = run["history"], run["test"]
+    x, y = test.x.numpy().astype(np.float64), test.y.numpy().astype(np.float64)
+    d = (tb.TRUE_w - h.final_w) * x + (tb.TRUE_b - h.final_b)
+    eps = y - (tb.TRUE_w * x + tb.TRUE_b)
+    difference = np.mean((y - (h.final_w * x + h.final_b)) ** 2) - np.mean(eps**2)
+    assert difference == pytest.approx(np.mean(d**2) + 2 * np.mean(eps * d), abs=1e-12)
+    rng = np.random.default_rng(RNG_SEED)  # the same inputs, 4000 fresh draws of the noise
+    chance_terms = 2 * np.mean(SIGMA * rng.standard_normal((4000, x.size)) * d, axis=1)
+    predicted = 2 * SIGMA * np.sqrt(np.mean(d**2) / x.size)
+    assert chance_terms.std() == pytest.approx(predicted, rel=0.05)
+    assert predicted > np.mean(d**2)  # "larger than the excess"
+
+
+def test_noisy_data__measured_on_test_sets__on_a_million_the_expected_order(run):
+    assert CHAPTER.says("and the order is the expected one")
+    assert CHAPTER.says("No model beats the true line on new data; on a small sample one can, by chance.")
+    h, big = run["history"], run["big_test"]
+    true_mse = tb.evaluate(tb.Model(w=tb.TRUE_w, b=tb.TRUE_b), big.x, big.y).test_mse
+    trained_mse = tb.evaluate(run["model"], big.x, big.y).test_mse
+    excess = tb.expected_test_mse(h.final_w, h.final_b, SIGMA) - SIGMA**2
+    x = big.x.numpy().astype(np.float64)
+    chance = 2 * SIGMA * np.sqrt(np.mean(((tb.TRUE_w - h.final_w) * x + tb.TRUE_b - h.final_b) ** 2) / x.size)
+    assert chance < excess / 5
+    assert trained_mse - true_mse == pytest.approx(excess, abs=3 * chance + 1e-6)  # float32 sums: 1e-6
+    assert abs(true_mse - SIGMA**2) < 1e-3  # "close to σ²"
+
+
+def test_noisy_data__measured_on_test_sets__on_training_data_the_optimum_always_beats_the_truth(run):
+    assert CHAPTER.says("On its own training data, the order is always reversed")
+    assert CHAPTER.says("on its own training data it always does.")
+    x, y = _sets(500, 50)
+    w, b = tb.normal_equations(x, y)
+    optimum_mse = np.mean((y - (w[:, None] * x + b[:, None])) ** 2, axis=1)
+    true_mse = np.mean((y - (tb.TRUE_w * x + tb.TRUE_b)) ** 2, axis=1)
+    assert (optimum_mse <= true_mse).all()
+    train = run["model"]
+    assert float(tb.l2_loss(run["y"], train(run["x"]))) < float(tb.l2_loss(run["y"], 3.0 * run["x"] + 2.0))
+
+
+# --- Residuals --------------------------------------------------------------------------------------
+
+
+def test_noisy_data__residuals__the_band_is_flat_and_equally_wide_across_x(run):
+    assert CHAPTER.says("the band of residuals is flat and equally wide across all $x$")
+    x = run["x64"]
+    r = run["y64"] - run["model"](run["x"]).numpy()
+    parts = [r[x < -1], r[np.abs(x) <= 1], r[x > 1]]
+    assert all(abs(part.mean()) < 3 * SIGMA / np.sqrt(part.size) for part in parts)
+    stds = [part.std() for part in parts]
+    assert max(stds) / min(stds) < 1.2
+
+
+def test_noisy_data__residuals__the_histogram_follows_the_noises_density(run):
+    assert CHAPTER.says("their histogram follows the noise's density")
+    r = run["y64"] - run["model"](run["x"]).numpy()
+    levels = np.linspace(0.05, 0.95, 19)
+    normal = np.array([NormalDist(0, SIGMA).inv_cdf(p) for p in levels])
+    assert np.abs(np.quantile(r, levels) - normal).max() < 0.05
+
+
+def test_noisy_data__residuals__about_the_68_percent_of_a_normal_distribution(run):
+    assert CHAPTER.says("lies within $\\pm\\sigma$, about the 68 % of a normal distribution.")
+    r = run["y64"] - run["model"](run["x"]).numpy()
+    normal = NormalDist().cdf(1) - NormalDist().cdf(-1)
+    assert round(normal, 2) == 0.68 and abs(np.mean(np.abs(r) <= SIGMA) - normal) < 0.03
+
+
+def test_noisy_data__residuals__exactly_zero_mean_and_uncorrelated_with_x(run):
+    assert CHAPTER.says("the residuals of the optimum average to zero, and $\\partial L / \\partial w = 0$ "
+                        "says they are uncorrelated with $x$")
+    x, y = run["x64"], run["y64"]
+    r = y - (run["w_star"] * x + run["b_star"])
+    assert abs(r.mean()) < 1e-14 and abs(np.mean(x * r)) < 1e-14
+
+
+# --- How far the optimum is from the truth ----------------------------------------------------------
+
+
+def test_noisy_data__how_far__given_the_inputs_the_slope_error_has_sd_sigma_over_root_sxx(run):
+    assert CHAPTER.says("with standard deviation $\\sigma / \\sqrt{\\sum_i (x_i - \\bar x)^2}$")
+    x = run["x64"]
+    eps = SIGMA * np.random.default_rng(RNG_SEED).standard_normal((4000, x.size))
+    w, _ = tb.normal_equations(np.broadcast_to(x, eps.shape), tb.TRUE_w * x + tb.TRUE_b + eps)
+    sxx = np.sum((x - x.mean()) ** 2)
+    assert (w - tb.TRUE_w).std() == pytest.approx(SIGMA / np.sqrt(sxx), rel=0.05)
+
+
+def test_noisy_data__how_far__the_sum_in_the_root_is_about_n(run):
+    assert CHAPTER.says("The sum in the root is about $N$ for inputs of unit variance")
+    x = run["x64"]
+    assert np.sum((x - x.mean()) ** 2) / x.size == pytest.approx(1.0, abs=0.1)
+
+
+def test_noisy_data__how_far__thousands_of_training_runs_so_solved_with_no_loop_over_seeds(study):
+    assert CHAPTER.says("Training each of them would mean thousands of runs of the training loop")
+    assert CHAPTER.says("with no Python loop over seeds")
+    sizes, errors, _ = study
+    assert errors.size >= 2000
+    assert "for n in sizes:" in tb.show_source(tb.optimum_errors).data
+    assert "for " not in tb.show_source(tb.normal_equations).data.split('"""')[-1]
+
+
+def test_noisy_data__how_far__slope_minus_one_half(study):
+    assert CHAPTER.says("the slope −1/2 of {eq}`eq:noisy-sqrt-n`")
+    sizes, _, rms = study
+    assert np.polyfit(np.log(sizes), np.log(rms), 1)[0] == pytest.approx(-0.5, abs=0.05)
+    assert np.polyfit(np.log(sizes[2:]), np.log(rms[2:]), 1)[0] == pytest.approx(-0.5, abs=0.02)
+
+
+def test_noisy_data__how_far__ten_times_the_data_about_root_ten_closer(study):
+    assert CHAPTER.says("Ten times more data bring the optimum only about $\\sqrt{10} \\approx 3.2$ times "
+                        "closer to the truth.")
+    sizes, _, rms = study
+    by_decade = rms[:-2] / rms[2:]  # 10 -> 100, 30 -> 300, ...
+    assert np.all((2.7 < by_decade) & (by_decade < 3.7)), by_decade
+    assert round(np.sqrt(10), 1) == 3.2
+
+
+def test_noisy_data__how_far__the_one_visible_departure_is_at_n_10(study):
+    assert CHAPTER.says("The one visible departure is at $N = 10$")
+    sizes, _, rms = study
+    ratio = rms / (SIGMA / np.sqrt(sizes))
+    assert ratio[0] > 1.1 and np.all(np.abs(ratio[2:] - 1) < 0.05)
+
+
+def test_noisy_data__how_far__with_few_inputs_the_spread_is_noisy_and_often_below_n():
+    assert CHAPTER.says("$\\sum_i (x_i - \\bar x)^2$ is itself noisy and often smaller than $N$")
+    x, _ = _sets(20_000, 10)
+    sxx = np.sum((x - x.mean(axis=1, keepdims=True)) ** 2, axis=1)
+    assert np.mean(sxx < 10) > 0.5
+    assert np.mean(10 / sxx) == pytest.approx(10 / 7, rel=0.05)  # E[1/χ²₉] = 1/7: RMS σ/√(N − 3)
+
+
+def test_noisy_data__how_far__one_training_set_far_closer_or_three_or_four_times_further(study):
+    assert CHAPTER.says("can land far closer to the truth than the line, by luck, or up to three or four "
+                        "times further.")
+    sizes, errors, _ = study
+    theory = SIGMA / np.sqrt(sizes)
+    assert np.all(errors.min(axis=1) / theory < 0.01)
+    assert np.all((2.5 < errors.max(axis=1) / theory) & (errors.max(axis=1) / theory < 4.5))
+
+
+def test_noisy_data__how_far__what_the_alt_text_describes(study):
+    sizes, errors, rms = study
+    decades = np.log10(errors[:, :100].max(axis=1) / errors[:, :100].min(axis=1))
+    assert np.all((1.5 < decades) & (decades < 3.2))  # "two to three orders of magnitude"
+    assert rms[0] == pytest.approx(0.18, abs=0.01) and rms[-1] == pytest.approx(0.005, abs=0.0005)
+
+
+# --- More data or more epochs -----------------------------------------------------------------------
+
+
+def test_noisy_data__more_data_or_more_epochs__the_data_sets_are_nested(run):
+    assert CHAPTER.says("They are nested: `tb.synthesize` draws the first {glue:text}`noisy-n` examples of "
+                        "a larger set exactly as it draws the book's set")
+    for n in [10_000, 100_000]:
+        larger = tb.synthesize(num_examples=n, noise_std=SIGMA)
+        assert np.array_equal(larger.x.numpy()[:1000], run["x"].numpy())
+        assert np.array_equal(larger.y.numpy()[:1000], run["y"].numpy())
+
+
+def test_noisy_data__more_data_or_more_epochs__together_about_sigma_root_2_over_n():
+    assert CHAPTER.says("$w^*$ and $b^*$ are each off by about $\\sigma/\\sqrt{N}$, so together by about "
+                        "$\\sigma\\sqrt{2/N}$.")
+    for n in [100, 1000]:
+        x, y = _sets(2000, n)
+        w, b = tb.normal_equations(x, y)
+        rms = np.sqrt(np.mean((w - tb.TRUE_w) ** 2 + (b - tb.TRUE_b) ** 2))
+        assert rms == pytest.approx(SIGMA * np.sqrt(2 / n), rel=0.05)
+
+
+def test_noisy_data__more_data_or_more_epochs__the_same_factor_whatever_n(table):
+    assert CHAPTER.says("each one shrinks the distance to the optimum by about the same factor whatever $N$, "
+                        "because the loss is a mean and its curvature does not grow with the data.")
+    distance, factors = table
+    for n, rho in factors.items():
+        np.testing.assert_allclose(rho, 0.8, atol=0.02)
+        measured = (distance[n, 15, "to optimum"] / distance[n, 5, "to optimum"]) ** (1 / 10)
+        assert measured == pytest.approx(0.8, abs=0.02), n
+
+
+def test_noisy_data__more_data_or_more_epochs__after_50_epochs_every_row_has_arrived(table):
+    assert CHAPTER.says("after {glue:text}`noisy-table-epochs-max` epochs every row has arrived, and further "
+                        "epochs buy nothing.")
+    distance, _ = table
+    for n in [1_000, 10_000, 100_000]:
+        assert distance[n, 50] == pytest.approx(distance[n, "optimum"], abs=5e-5)  # equal to 4 decimals
+
+
+def test_noisy_data__more_data_or_more_epochs__a_better_optimum_near_the_typical_distance(table):
+    assert CHAPTER.says("near the typical $\\sigma\\sqrt{2/N}$ of each size.")
+    distance, _ = table
+    optimum = [distance[n, "optimum"] for n in [1_000, 10_000, 100_000]]
+    assert optimum[0] > optimum[1] > optimum[2]  # "falls"
+    for n, d in zip([1_000, 10_000, 100_000], optimum, strict=True):
+        assert 0.5 < d / (SIGMA * np.sqrt(2 / n)) < 2, n
+
+
+def test_noisy_data__more_data_or_more_epochs__data_help_only_a_model_trained_long_enough(table):
+    assert CHAPTER.says("after 15 epochs a hundred times the data bring the model from")
+    assert CHAPTER.says("while the optimisation error is the larger, the optimum's position hardly matters.")
+    distance, _ = table
+    small, large = 1_000, 100_000
+    assert large == 100 * small
+    for k in [5, 15]:
+        assert distance[small, k] / distance[large, k] < 1.5  # hardly closer
+        assert distance[small, k, "to optimum"] > 2 * distance[small, "optimum"]  # optimisation the larger
+    assert distance[small, "optimum"] / distance[large, "optimum"] > 5  # while the optimum moves a lot
+
+
+# --- Exercises --------------------------------------------------------------------------------------
+
+
+def test_noisy_data__exercises__the_intercepts_error_shrinks_like_sigma_over_root_n_too():
+    assert CHAPTER.says("The intercept's error shrinks like $\\sigma/\\sqrt{N}$ too.")
+    assert CHAPTER.says("(plus a little from $(w^* - 3)\\bar x$, which is smaller still)")
+    for n in [100, 10_000]:
+        x, y = _sets(200, n)
+        w, b = tb.normal_equations(x, y)
+        assert np.sqrt(np.mean((b - tb.TRUE_b) ** 2)) == pytest.approx(SIGMA / np.sqrt(n), rel=0.12)
+        eps_mean = (y - tb.TRUE_w * x - tb.TRUE_b).mean(axis=1)
+        tilt = (w - tb.TRUE_w) * x.mean(axis=1)
+        assert np.sqrt(np.mean(tilt**2)) < 0.2 * np.sqrt(np.mean(eps_mean**2))
+
+
+def test_noisy_data__exercises__twice_the_noise_four_times_the_floor_twice_the_error():
+    assert CHAPTER.says("The floor grows with $\\sigma^2$, four times; the optimum's error with $\\sigma$, "
+                        "twice.")
+    assert CHAPTER.says("with twice the noise takes four times the data")
+    assert tb.expected_test_mse(3.0, 2.0, 1.0) == 4 * tb.expected_test_mse(3.0, 2.0, 0.5)
+    one, two = (tb.optimum_errors([1000], noise_std=s) for s in (0.5, 1.0))
+    np.testing.assert_allclose(two, 2 * one, rtol=1e-9)
+    rms = lambda e: np.sqrt(np.mean(e**2))  # noqa: E731
+    assert rms(tb.optimum_errors([4000], noise_std=1.0)) == pytest.approx(rms(one), rel=0.1)
+
+
+def test_noisy_data__exercises__two_decimals_take_ten_thousand_examples():
+    assert CHAPTER.says("$\\sigma/\\sqrt{N} = 0.005$ gives $N = (0.5/0.005)^2 = 10\\,000$.")
+    assert CHAPTER.says("a quarter of that leaves the slope twice as uncertain, four times as many halve it "
+                        "again. Each further decimal costs a hundred times the data.")
+    assert round((0.5 / 0.005) ** 2) == 10_000
+    sizes = [2_500, 10_000, 40_000]
+    errors = tb.optimum_errors(sizes, num_seeds=200)
+    rms = dict(zip(sizes, np.sqrt(np.mean(errors**2, axis=1)), strict=True))
+    assert rms[10_000] == pytest.approx(0.005, rel=0.15)
+    assert rms[2_500] / rms[10_000] == pytest.approx(2, rel=0.15)
+    assert rms[40_000] / rms[10_000] == pytest.approx(0.5, rel=0.15)
+
+
+def test_noisy_data__exercises__every_solution_runs_alone_after_the_set_up_cell():
+    assert CHAPTER.run_solutions_alone() == ["ex-noisy-intercept", "ex-noisy-twice", "ex-noisy-two-decimals"]
+
+
+# --- The page as a whole ----------------------------------------------------------------------------
+
+
+def test_noisy_data__references_have_their_own_words_and_the_noise_section_is_linked():
+    assert CHAPTER.bare_references() == []
+    assert re.findall(r"\{ref\}`[^`<]*`", CHAPTER.source) == []
+    assert "{ref}`The data chapter <fig-data-noisy>`" in CHAPTER.source
+    assert "name: fig-data-noisy" in Chapter("data").source
+
+
+def test_noisy_data__hidden_cells_only_glue_values_computed_in_visible_cells():
+    assert CHAPTER.hidden_computations() == []
+
+
+def test_noisy_data__every_figure_has_a_caption_name_and_alt_text():
+    figure_cells = [options for options, _ in CHAPTER.code_cells() if "figure:" in options]
+    assert len(figure_cells) == 3
+    for options in figure_cells:
+        assert re.search(r"name: fig-noisy-", options) and "caption:" in options and "alt:" in options
