@@ -11,6 +11,9 @@ One module per idea, in the order the book teaches them:
 ``evaluation``      ``evaluate`` -> ``Evaluation``
 ``reference``       analytic gradients, closed form, contraction theory, ``crossing``
 ``compiled``        the same loop inside one graph (``tf.function``, XLA)
+``learning_rate``   ``sweep`` (many learning rates at once), ``factor_bounds``, ``standardize``
+``optimizers``      ``train_with_optimizer`` (a Keras optimizer), ``momentum_factor``
+``interactive``     Vega-Lite figures with no kernel (imported on use: it loads Altair)
 ``keras_model``     ``KerasModel`` (``add_weight``), ``CustomStepModel``, ``WeightHistory``, ``ways_to_train``
 ``noise``           noisy data: ``normal_equations``, ``expected_test_mse``, ``optimum_errors``
 ``plots``           figures (each function returns a ``Figure``)
@@ -43,10 +46,19 @@ from .keras_model import (  # noqa: E402
     untracked_variables,
     ways_to_train,
 )
+from .learning_rate import (  # noqa: E402
+    Sweep,
+    factor_bounds,
+    measured_factor,
+    standardize,
+    sweep,
+    unstandardize,
+)
 from .loss import l2_loss  # noqa: E402
 from .minibatch import examples_seen, loss_along, minibatches, seconds_per_epoch  # noqa: E402
 from .model import Model  # noqa: E402
 from .noise import NOISE_STD, expected_test_mse, normal_equations, optimum_errors  # noqa: E402
+from .optimizers import momentum_factor, optimizer_step, train_with_optimizer  # noqa: E402
 from .reference import (  # noqa: E402
     analytic_gradients,
     closed_form,
@@ -68,6 +80,7 @@ __all__ = [
     "NUM_EXAMPLES",
     "RawVariableModel",
     "SEED",
+    "Sweep",
     "TEST_SEED",
     "TRUE_b",
     "TRUE_w",
@@ -81,21 +94,29 @@ __all__ = [
     "evaluate",
     "examples_seen",
     "expected_test_mse",
+    "factor_bounds",
     "hessian",
     "keras_model",
     "l2_loss",
-    "loss_grid",
     "loss_along",
+    "loss_grid",
+    "measured_factor",
     "minibatches",
+    "momentum_factor",
     "normal_equations",
+    "optimizer_step",
     "optimum_errors",
     "plots",
     "seconds_per_epoch",
     "show_source",
+    "standardize",
+    "sweep",
     "synthesize",
     "time_per_epoch",
     "train",
     "train_step",
+    "train_with_optimizer",
+    "unstandardize",
     "untracked_variables",
     "ways_to_train",
 ]

@@ -288,3 +288,106 @@ def plot_loss_by_steps_and_examples(curves):
     ax_e.set(title="Against examples seen", xlabel="examples seen (log scale)", xscale="log", yscale="log")
     ax_s.legend(loc="lower left", fontsize="small")
     return fig
+
+
+# --- Choosing the learning rate (book/learning-rate.md) ---------------------------------------------
+
+RUN_STYLES = [("tab:red", "o"), ("tab:purple", "s"), ("tab:green", "D"), ("tab:brown", "^"),
+              ("tab:gray", "v")]
+
+
+def plot_factor_sweep(learning_rates, measured, x):
+    """Per-epoch factor of the error against η: each run's measured factor (dots) and the theory.
+
+    The theory is max|1 − η·λ| over the eigenvalues λ of H (solid), with min|1 − η·λ| (dotted)
+    and the band between them, where every run must lie; dashed verticals mark η* = 2/(λmin + λmax)
+    and 2/λmax, a grey line the factor 1, above which the error grows.
+
+    Taught in: book/learning-rate.md
+    """
+    from .learning_rate import factor_bounds
+    from .reference import hessian
+
+    fig, ax = _figure(width=7.0, height=4.2)
+    lam_min, lam_max = np.linalg.eigvalsh(hessian(x))
+    etas = np.linspace(0.005, max(np.max(learning_rates), 2 / lam_max) * 1.02, 600)
+    low, high = factor_bounds(x, etas)
+    ax.fill_between(etas, low, high, color="tab:blue", alpha=0.15, linewidth=0)
+    ax.plot(etas, high, "-", color="tab:blue", label=r"theory: $\max|1 - \eta\lambda|$")
+    ax.plot(etas, low, ":", color="tab:blue", label=r"$\min|1 - \eta\lambda|$")
+    ax.plot(learning_rates, measured, "o", color=PREDICTION_COLOUR, markersize=5, label="measured, per run")
+    ax.axhline(1.0, color="0.5", linewidth=0.8)
+    best, largest = 2 / (lam_min + lam_max), 2 / lam_max
+    ax.axvline(best, color="black", linestyle="--", linewidth=1.0)
+    ax.axvline(largest, color="black", linestyle="-.", linewidth=1.0)
+    ax.annotate(rf"$\eta^* = {best:.3f}$", (best, 1.12), ha="center", fontsize=9,
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
+    ax.annotate(rf"$2/\lambda_{{max}} = {largest:.3f}$", (largest, 1.12), ha="right", fontsize=9,
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
+    ax.set(title="Factor per epoch by which the error shrinks", xlabel=r"learning rate $\eta$",
+           ylabel=r"factor per epoch, $\|e_{k+1}\| / \|e_k\|$", ylim=(0, 1.2), xlim=(0, etas[-1]))
+    ax.legend(loc="lower left")
+    return fig
+
+
+def _surface_panel(ax, x, y, runs, title, equal=False):
+    """Contours of L(w, b) around the runs' paths (diverging ones clipped), the optimum, each path."""
+    from .reference import closed_form
+
+    optimum = closed_form(x, y)
+    paths = {label: (np.append(h.w, h.final_w), np.append(h.b, h.final_b)) for label, h in runs.items()}
+    converging = [p for label, p in paths.items() if runs[label].loss[-1] <= runs[label].loss[0]]
+    kept = converging or list(paths.values())
+    ws = np.concatenate([p[0] for p in kept] + [[optimum[0]]])
+    bs = np.concatenate([p[1] for p in kept] + [[optimum[1]]])
+    pad = 0.15 * max(np.ptp(ws), np.ptp(bs), 0.5)
+    w_lim, b_lim = (ws.min() - pad, ws.max() + pad), (bs.min() - pad, bs.max() + pad)
+    grid_w, grid_b = np.linspace(*w_lim, 121), np.linspace(*b_lim, 121)
+    grid = loss_grid(x, y, grid_w, grid_b)
+    heights = np.linspace(np.sqrt(grid.min()), np.sqrt(grid.max()), 16)[1:-1] ** 2
+    ax.contour(grid_w, grid_b, grid, levels=heights, cmap="viridis", linewidths=0.7)
+    for i, (label, (pw, pb)) in enumerate(paths.items()):
+        colour, marker = RUN_STYLES[i % len(RUN_STYLES)]
+        ax.plot(pw, pb, marker + "-", color=colour, markersize=3.5, linewidth=1.0, label=label)
+    first = next(iter(paths.values()))
+    ax.plot(first[0][0], first[1][0], "D", color="black", markersize=6, label="start")
+    ax.plot(*optimum, "*", color="gold", markeredgecolor="black", markersize=13, label="optimum")
+    ax.set(title=title, xlabel="w", ylabel="b", xlim=w_lim, ylim=b_lim)
+    if equal:
+        ax.set_aspect("equal", adjustable="box")
+
+
+def plot_runs(x, y, runs, title="Loss surface"):
+    """Two panels: the runs' paths on the contours of L(w, b), and their losses against the step.
+
+    ``runs`` maps a label to a ``History``; the loss is on a log scale, divided by nothing, so runs
+    from the same start can be compared directly.
+
+    Taught in: book/learning-rate.md
+    """
+    fig, (ax_path, ax_loss) = _figure(ncols=2, width=10.0, height=4.3)
+    _surface_panel(ax_path, x, y, runs, title)
+    ax_path.legend(loc="best", fontsize=8)
+    for i, (label, history) in enumerate(runs.items()):
+        colour, marker = RUN_STYLES[i % len(RUN_STYLES)]
+        ax_loss.plot(np.arange(len(history)), history.loss, marker + "-", color=colour, markersize=3.5,
+                     linewidth=1.0, label=label)
+    ax_loss.set_yscale("log")
+    ax_loss.set(title="Loss against step", xlabel="step k", ylabel="L2 loss (log scale)")
+    ax_loss.legend(loc="best", fontsize=8)
+    return fig
+
+
+def plot_bowls(panels):
+    """Loss surfaces side by side, each with the paths of its runs.
+
+    ``panels`` is a list of (title, x, y, runs): inputs and outputs of one problem, and a dict
+    mapping a label to a ``History`` trained on them.
+
+    Taught in: book/learning-rate.md
+    """
+    fig, axes = _figure(ncols=len(panels), width=5.0 * len(panels), height=5.0)
+    for ax, (title, x, y, runs) in zip(np.atleast_1d(axes), panels, strict=True):
+        _surface_panel(ax, x, y, runs, title)
+        ax.legend(loc="best", fontsize=8)
+    return fig
