@@ -1,0 +1,136 @@
+"""The learning-rate chapter's interactive figure: deterministic HTML that needs nothing off the site,
+and, in headless Chromium against the built site, a chart that renders with no console error and no
+off-site request, and redraws when its slider is moved with the keyboard.
+
+The browser tests build the book once per session (the ``built_book`` fixture of conftest.py); set
+``LR_BUILT_HTML`` to the ``_build/html`` folder of a build made by the same strict command to reuse it.
+"""
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import training_basics as tb
+import training_basics.interactive
+from conftest import load_tool
+
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+PAGE = "book/learning-rate.html"
+RATES = np.round(np.arange(1, 23) * 0.05, 2)
+
+
+@pytest.fixture(scope="module")
+def spec():
+    x, y = tb.synthesize()
+    return x, y, tb.interactive.learning_rate_explorer(x, y, tb.sweep(x, y, RATES))
+
+
+def test_the_html_is_the_same_bytes_on_every_call_and_loads_nothing_off_the_site(spec):
+    x, y, chart = spec
+    again = tb.interactive.learning_rate_explorer(x, y, tb.sweep(x, y, RATES))
+    html = tb.interactive.embed_html(chart, "lr-explorer", "../_static/vega/vega-bundle.js", "text").data
+    bundle = "../_static/vega/vega-bundle.js"
+    assert html == tb.interactive.embed_html(again, "lr-explorer", bundle, "text").data
+    assert re.findall(r'src="([^"]+)"', html) == ["../_static/vega/vega-bundle.js"]
+    assert not re.search(r"(src|href)=\"(https?:)?//", html)
+    assert chart["description"] and chart["params"][0]["bind"]["name"].strip()
+
+
+def test_the_slider_steps_through_exactly_the_sweeps_learning_rates(spec):
+    _, _, chart = spec
+    bind = chart["params"][0]["bind"]
+    etas = sorted({row["eta"] for row in chart["datasets"]["runs"]})
+    assert np.allclose(np.arange(bind["min"], bind["max"] + bind["step"] / 2, bind["step"]), etas)
+
+
+def test_bad_element_id_is_named(spec):
+    with pytest.raises(ValueError, match="element_id must be letters, digits and '-', got 'a b'"):
+        tb.interactive.embed_html(spec[2], "a b", "x.js", "text")
+
+
+def test_the_extension_writes_the_bundle_and_its_notice(tmp_path):
+    ext = load_tool("tools/sphinx_ext/vega_bundle.py")
+
+    class App:
+        outdir = str(tmp_path)
+        builder = type("Builder", (), {"format": "html"})()
+
+    ext.write_bundle(App())
+    bundle = tmp_path / "_static" / "vega" / "vega-bundle.js"
+    assert bundle.stat().st_size > 500_000 and "window.vegaEmbed" in bundle.read_text()
+    assert "BSD 3-Clause" in (bundle.parent / "NOTICE.txt").read_text()
+
+
+# --- in the browser ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def site(request):
+    if not Path(CHROMIUM).is_file():
+        pytest.skip(f"Chromium not found at {CHROMIUM}")
+    pytest.importorskip("playwright.sync_api")
+    html = Path(os.environ["LR_BUILT_HTML"]) if os.environ.get("LR_BUILT_HTML") else (
+        request.getfixturevalue("built_book") / "html")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(html))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield html, f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_built_page_holds_the_figure_with_no_random_id(site):
+    html, _ = site
+    page = (html / PAGE).read_text()
+    assert page.count('id="lr-explorer"') == 1 and "../_static/vega/vega-bundle.js" in page
+    assert (html / "_static" / "vega" / "vega-bundle.js").is_file()
+    assert "fig-lr-paths" in page  # the static figure, for print and readers without JavaScript
+
+
+@pytest.mark.browser
+def test_the_chart_renders_offline_and_the_keyboard_slider_redraws_it(site):
+    from playwright.sync_api import sync_playwright
+
+    _, base = site
+    problems = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+
+        def block(route):
+            problems.append(f"off-site request: {route.request.url}")
+            route.abort()
+
+        page.route(re.compile(rf"^(?!{re.escape(base)}|data:|blob:)"), block)
+        page.on("console", lambda m: m.type == "error" and problems.append(f"console error: {m.text}"))
+        page.on("pageerror", lambda e: problems.append(f"uncaught: {e}"))
+        page.goto(base + PAGE, wait_until="load")
+        page.wait_for_selector("#lr-explorer svg path.mark-line", timeout=20_000)
+        paths = ("() => [...document.querySelectorAll('#lr-explorer svg .mark-line path')]"
+                 ".map(p => p.getAttribute('d'))")
+        before = page.evaluate(paths)
+        slider = page.locator("#lr-explorer input[type=range]")
+        assert slider.count() == 1
+        label = slider.evaluate("s => (s.labels && s.labels.length ? s.labels[0].textContent : '')")
+        assert "learning rate" in label
+        assert page.locator("#lr-explorer svg").get_attribute("aria-label") or page.locator(
+            "#lr-explorer [aria-label]").count()
+        value = slider.input_value()
+        slider.focus()
+        page.keyboard.press("ArrowRight")
+        moved = f"() => document.querySelector('#lr-explorer input[type=range]').value !== '{value}'"
+        page.wait_for_function(moved)
+        page.wait_for_timeout(300)
+        after = page.evaluate(paths)
+        assert before != after, "moving the slider did not change what is drawn"
+        assert page.locator("#lr-explorer-text").inner_text().startswith("Text alternative")
+        browser.close()
+    assert not problems, problems
