@@ -1,0 +1,411 @@
+"""Claims of book/keras.md: every quantitative statement its prose makes, computed from the package.
+
+Each test is named after the chapter, its section and the claim, and asserts that the chapter still
+says the sentence it proves, so that an author who changes the sentence sees which test depends on it.
+"""
+
+import re
+import warnings
+import zipfile
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from chapter import Chapter
+
+import training_basics as tb
+
+CHAPTER = Chapter("keras")
+N, EPOCHS, LR = 1000, 15, 0.1
+# Keras's own saving code calls np.array on a variable (NumPy 2 deprecation, inside Keras): not ours.
+KERAS_SAVE_WARNING = "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
+
+
+@pytest.fixture(scope="module")
+def lab():
+    x, y = tb.synthesize()
+    return dict(x=x, y=y, history=tb.train(tb.Model(), x, y, epochs=EPOCHS, learning_rate=LR))
+
+
+def compiled(model_class=tb.KerasModel, **optimizer_kwargs):
+    model = model_class()
+    loss = {"loss": "mse"} if model_class is tb.KerasModel else {}
+    model.compile(optimizer=keras.optimizers.SGD(LR, **optimizer_kwargs), **loss)
+    return model
+
+
+class CountBatches(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.batches, self.epochs = 0, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches += 1
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epochs += 1
+
+
+def cell(marker):
+    (code,) = [code for _, code in CHAPTER.code_cells() if marker in code]
+    return code
+
+
+# --- Setup ------------------------------------------------------------------------------------------
+
+
+def test_keras__setup__training_basics_imported_before_keras_and_tensorflow_and_no_tf_keras():
+    assert CHAPTER.says("`training_basics` is imported first: it quiets TensorFlow's start-up log lines")
+    lines = CHAPTER.setup_code().splitlines()
+    assert lines[0] == "import training_basics as tb"
+    assert lines.index("import keras") < lines.index("import tensorflow as tf")
+    assert "keras.utils.set_random_seed(tb.SEED)" in CHAPTER.setup_code()
+    assert "tf.keras." not in "".join(code for _, code in CHAPTER.code_cells())
+
+
+# --- The model as a Keras model ---------------------------------------------------------------------
+
+
+def test_keras__the_model__scalar_float32_weights_at_the_labs_start_predicting_as_tb_model(lab):
+    assert CHAPTER.says("`w` and `b` are scalars, `shape=()`, float32, started at the lab's values by "
+                        "a constant initializer.")
+    assert CHAPTER.says("The model has the two trainable weights `fit` will update, and predicts what "
+                        "the lab's model predicts")
+    model = tb.KerasModel()
+    assert model.trainable_weights == [model.w, model.b]
+    assert all(v.shape == () and v.dtype == "float32" for v in model.trainable_weights)
+    assert (float(model.w.numpy()), float(model.b.numpy())) == (2.0, 1.0) == (lab["history"].w[0],
+                                                                             lab["history"].b[0])
+    np.testing.assert_array_equal(model(lab["x"]).numpy(), tb.Model()(lab["x"]).numpy())
+
+
+# --- compile and fit: the lab's history -------------------------------------------------------------
+
+
+def test_keras__compile_and_fit__one_epoch_is_one_step_on_all_examples(lab):
+    assert CHAPTER.says("one epoch is one step on all {glue:text}`keras-n` examples")
+    assert CHAPTER.says("`batch_size=n` puts all examples in one batch, so each epoch is one step")
+    counter = CountBatches()
+    compiled().fit(lab["x"], lab["y"], batch_size=N, epochs=3, shuffle=False, verbose=0, callbacks=[counter])
+    assert (counter.epochs, counter.batches) == (3, 3)
+
+
+def test_keras__compile_and_fit__sgd_is_assign_sub_and_mse_is_l2_loss(lab):
+    assert CHAPTER.says("Keras's `mse` and the lab's `l2_loss` are the same mean of squared errors, and "
+                        "`SGD` without momentum subtracts the learning rate times the gradient")
+    model = tb.Model()
+    predictions = model(lab["x"])
+    mse = keras.losses.MeanSquaredError()(lab["y"], predictions)
+    assert float(mse) == float(tb.l2_loss(lab["y"], predictions))
+    w = keras.Variable(2.0)
+    keras.optimizers.SGD(LR).apply([tf.constant(0.5)], [w])
+    assert float(w.numpy()) == float(tf.Variable(2.0).assign_sub(LR * tf.constant(0.5)).numpy())
+
+
+def test_keras__compile_and_fit__the_two_runs_held_together_to_float32_precision(lab):
+    assert CHAPTER.says("The tests hold the two runs together to float32 precision.")
+    record = tb.WeightHistory()
+    fitted = compiled().fit(lab["x"], lab["y"], batch_size=N, epochs=EPOCHS, shuffle=False, verbose=0,
+                            callbacks=[record])
+    for field in ("w", "b", "loss"):
+        np.testing.assert_allclose(getattr(record.history, field), getattr(lab["history"], field), rtol=1e-6)
+    np.testing.assert_allclose(fitted.history["loss"], lab["history"].loss, rtol=1e-6)
+    assert record.history.final_w == pytest.approx(lab["history"].final_w, abs=1e-6)
+
+
+# --- What Keras logs ---------------------------------------------------------------------------------
+
+
+def test_keras__what_keras_logs__one_loss_per_epoch_and_nothing_else(lab):
+    assert CHAPTER.says("`fit`'s `History` holds one loss per epoch and nothing else.")
+    history = compiled().fit(lab["x"], lab["y"], batch_size=N, epochs=4, shuffle=False, verbose=0).history
+    assert list(history) == ["loss"] and len(history["loss"]) == 4
+
+
+def test_keras__what_keras_logs__the_mean_of_the_batch_losses_weighted_by_batch_size(lab):
+    assert CHAPTER.says("the logged value is the mean of those batch losses over the epoch (weighted by "
+                        "batch size)")
+    logged = compiled().fit(lab["x"], lab["y"], batch_size=300, epochs=1, shuffle=False,
+                            verbose=0).history["loss"][0]
+    model, losses, sizes = tb.Model(), [], []
+    for start in range(0, N, 300):  # 300, 300, 300, 100
+        xb, yb = lab["x"][start:start + 300], lab["y"][start:start + 300]
+        losses.append(float(tb.train_step(model, xb, yb, LR)))
+        sizes.append(int(xb.shape[0]))
+    assert sizes == [300, 300, 300, 100]
+    assert logged == pytest.approx(np.average(losses, weights=sizes), rel=1e-6)
+    assert logged != pytest.approx(np.mean(losses), rel=1e-3)
+
+
+def test_keras__what_keras_logs__last_logged_loss_is_before_the_last_step_evaluate_after(lab):
+    assert CHAPTER.says("So `fitted.history[\"loss\"][-1]` is the loss *before* the last step. The loss "
+                        "of the trained model, after it, is what `evaluate` returns")
+    model = compiled()
+    logged = model.fit(lab["x"], lab["y"], batch_size=N, epochs=EPOCHS, shuffle=False,
+                       verbose=0).history["loss"]
+    assert logged[-1] == pytest.approx(lab["history"].loss[-1], rel=1e-6)
+    after = tb.l2_loss(lab["y"], tb.Model(w=lab["history"].final_w, b=lab["history"].final_b)(lab["x"]))
+    evaluated = model.evaluate(lab["x"], lab["y"], batch_size=N, verbose=0)
+    assert evaluated == pytest.approx(float(after), rel=1e-5)
+    assert float(after) < logged[-1]
+
+
+def test_keras__what_keras_logs__four_batches_of_250_falling_and_the_loss_of_no_single_model(lab):
+    assert CHAPTER.says("Four batches of 250, one epoch, from the lab's start")
+    assert CHAPTER.says("the mean of four losses that fell from")
+    assert "batch_size=250" in cell("quarters = tb.KerasModel()") and N // 250 == 4 and N % 250 == 0
+    model, losses, weights = tb.Model(), [], []
+    for start in range(0, N, 250):
+        weights.append((model.w.numpy(), model.b.numpy()))
+        xb, yb = lab["x"][start:start + 250], lab["y"][start:start + 250]
+        losses.append(float(tb.train_step(model, xb, yb, LR)))
+    assert all(a > b for a, b in zip(losses, losses[1:], strict=False))
+    weights.append((model.w.numpy(), model.b.numpy()))
+    full_losses = [float(tb.l2_loss(lab["y"], tb.Model(w=w, b=b)(lab["x"]))) for w, b in weights]
+    assert all(abs(np.mean(losses) - loss) > 0.01 for loss in full_losses)  # the loss of no model it passed
+
+
+# --- The trap ----------------------------------------------------------------------------------------
+
+
+def test_keras__the_trap__fit_runs_logs_the_same_loss_and_changes_nothing_with_one_warning(lab):
+    assert CHAPTER.says("`fit` raised nothing: it ran {glue:text}`keras-epochs` epochs, logged the same loss")
+    assert CHAPTER.says("Its one word is a Python warning that does not say why")
+    assert CHAPTER.says("`fit` runs, warns once and trains nothing.")
+    trap = tb.RawVariableModel()
+    trap.compile(optimizer=keras.optimizers.SGD(LR), loss="mse")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fitted = trap.fit(lab["x"], lab["y"], batch_size=N, epochs=EPOCHS, shuffle=False, verbose=0)
+    losses = fitted.history["loss"]
+    assert len(losses) == EPOCHS and len(set(losses)) == 1
+    assert losses[0] == pytest.approx(lab["history"].loss[0], rel=1e-6)
+    assert (trap.w.numpy(), trap.b.numpy()) == (2.0, 1.0)
+    assert [str(w.message) for w in caught] == ["The model does not have any trainable weights."]
+    assert "tf.Variable" not in str(caught[0].message) and "add_weight" not in str(caught[0].message)
+
+
+def test_keras__the_trap__a_tf_variable_is_in_none_of_the_weight_lists_but_tf_module_finds_it():
+    assert CHAPTER.says("so it is in none of `weights`, `trainable_weights` or `trainable_variables`")
+    assert CHAPTER.says("`tf.Module` is not affected: it finds every `tf.Variable` among its attributes")
+    trap = tb.RawVariableModel()
+    assert trap.weights == trap.trainable_weights == trap.trainable_variables == []
+    assert not isinstance(trap.w, keras.Variable) and isinstance(tb.KerasModel().w, keras.Variable)
+    assert len(tb.Model().trainable_variables) == 2
+
+
+def test_keras__the_trap__weight_history_stops_fit_naming_the_variables_and_the_fix(lab):
+    assert CHAPTER.says("stops with an error that names the variables and the fix")
+    trap = tb.RawVariableModel()
+    trap.compile(optimizer=keras.optimizers.SGD(LR), loss="mse")
+    with pytest.raises(TypeError, match=r"model\.b, model\.w .*self\.add_weight"):
+        trap.fit(lab["x"], lab["y"], batch_size=N, epochs=1, verbose=0, callbacks=[tb.WeightHistory()])
+
+
+# --- A custom train_step -----------------------------------------------------------------------------
+
+
+def test_keras__a_custom_train_step__same_numbers_and_the_callback_works(lab):
+    assert CHAPTER.says("and the `WeightHistory` callback worked with the custom step as with the "
+                        "built-in one")
+    record = tb.WeightHistory()
+    compiled(tb.CustomStepModel).fit(lab["x"], lab["y"], batch_size=N, epochs=EPOCHS, shuffle=False,
+                                     verbose=0, callbacks=[record])
+    for field in ("w", "b", "loss"):
+        np.testing.assert_allclose(getattr(record.history, field), getattr(lab["history"], field), rtol=1e-6)
+
+
+def test_keras__a_custom_train_step__metrics_reset_at_the_start_of_every_epoch(lab):
+    assert CHAPTER.says("so that `fit` resets them at the start of every epoch")
+    model = compiled(tb.CustomStepModel)
+    model.fit(lab["x"], lab["y"], batch_size=N, epochs=3, shuffle=False, verbose=0)
+    assert float(model.loss_tracker.count.numpy()) == N  # one epoch's examples, not three
+
+
+def test_keras__a_custom_train_step__optimizer_apply_subtracts_learning_rate_times_gradient():
+    assert CHAPTER.says("`self.optimizer.apply(gradients, variables)` is Keras 3's update; for `SGD` "
+                        "it subtracts the learning rate times each gradient.")
+    w, b = keras.Variable(2.0), keras.Variable(1.0)
+    keras.optimizers.SGD(LR).apply([tf.constant(0.5), tf.constant(-2.0)], [w, b])
+    assert (float(w.numpy()), float(b.numpy())) == pytest.approx((2.0 - LR * 0.5, 1.0 + LR * 2.0), abs=1e-7)
+
+
+# --- What fit still offers ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def split(lab):
+    record = tb.WeightHistory()
+    history = compiled(tb.CustomStepModel).fit(lab["x"], lab["y"], batch_size=N, epochs=5, shuffle=False,
+                                               verbose=0, validation_split=0.2, callbacks=[record]).history
+    return history, record.history
+
+
+def test_keras__what_fit_still_offers__the_last_fifth_before_shuffling_and_val_entries(lab, split):
+    assert CHAPTER.says("`validation_split=0.2` holds out the *last* fifth of the examples, before any "
+                        "shuffling")
+    assert CHAPTER.says("The History gains a `val_` entry for every metric. Five epochs are enough to see it")
+    assert "epochs=5" in cell("validation_split=0.2")
+    history, run = split
+    assert sorted(history) == ["loss", "mae", "val_loss", "val_mae"] and len(history["loss"]) == 5
+    start = float(tb.l2_loss(lab["y"][:800], tb.Model()(lab["x"][:800])))
+    assert history["loss"][0] == pytest.approx(start, rel=1e-6)
+
+
+def test_keras__what_fit_still_offers__loss_before_the_step_val_loss_after_and_below_it(lab, split):
+    assert CHAPTER.says("`loss` was taken on the first {glue:text}`keras-train-part` examples *before* the "
+                        "epoch's step; `val_loss` on the last {glue:text}`keras-val-part` *after* it.")
+    assert CHAPTER.says("In this run `val_loss` is below `loss` in every epoch")
+    history, run = split
+    w_after, b_after = np.append(run.w[1:], run.final_w), np.append(run.b[1:], run.final_b)
+    for epoch in range(5):
+        val_after = tb.l2_loss(lab["y"][800:], tb.Model(w=w_after[epoch], b=b_after[epoch])(lab["x"][800:]))
+        val_before = tb.l2_loss(lab["y"][800:], tb.Model(w=run.w[epoch], b=run.b[epoch])(lab["x"][800:]))
+        assert history["val_loss"][epoch] == pytest.approx(float(val_after), rel=1e-6)
+        assert history["val_loss"][epoch] != pytest.approx(float(val_before), rel=1e-3)
+    assert all(v < t for v, t in zip(history["val_loss"], history["loss"], strict=True))
+
+
+# --- Save and reload ---------------------------------------------------------------------------------
+
+
+@pytest.mark.filterwarnings(KERAS_SAVE_WARNING)
+def test_keras__save_and_reload__a_keras_file_holds_config_weights_and_optimizer(lab, tmp_path):
+    assert CHAPTER.says("A `.keras` file is a zip of the model's configuration (its registered class and "
+                        "`get_config`), its weights and its optimizer's state")
+    assert CHAPTER.says("which remembers its {glue:text}`keras-reloaded-steps` steps, so `fit` can go on "
+                        "where it stopped")
+    model = compiled(tb.CustomStepModel)
+    model.fit(lab["x"], lab["y"], batch_size=N, epochs=EPOCHS, shuffle=False, verbose=0)
+    model.save(tmp_path / "m.keras")
+    with zipfile.ZipFile(tmp_path / "m.keras") as archive:
+        assert {"config.json", "model.weights.h5"} <= set(archive.namelist())
+        assert '"registered_name": "training_basics>CustomStepModel"' in archive.read("config.json").decode()
+    reloaded = keras.models.load_model(tmp_path / "m.keras")
+    assert int(reloaded.optimizer.iterations.numpy()) == EPOCHS
+    reloaded.fit(lab["x"], lab["y"], batch_size=N, epochs=EPOCHS, shuffle=False, verbose=0)
+    straight = tb.train(tb.Model(), lab["x"], lab["y"], epochs=2 * EPOCHS, learning_rate=LR)
+    assert float(reloaded.w.numpy()) == pytest.approx(straight.final_w, abs=1e-6)
+
+
+@pytest.mark.filterwarnings(KERAS_SAVE_WARNING)
+def test_keras__save_and_reload__an_unregistered_class_cannot_be_rebuilt_its_weights_still_load(tmp_path):
+    assert CHAPTER.says("a model class that is not registered, or not importable where the file is loaded, "
+                        "cannot be rebuilt from a `.keras` file, while its weights still load from "
+                        "`.weights.h5`")
+
+    class Unregistered(tb.KerasModel):
+        pass
+
+    model = Unregistered(w=2.5)
+    model.save(tmp_path / "u.keras")
+    model.save_weights(tmp_path / "u.weights.h5")
+    with pytest.raises(TypeError, match="Could not locate class 'Unregistered'"):
+        keras.models.load_model(tmp_path / "u.keras")
+    fresh = Unregistered()
+    fresh.load_weights(tmp_path / "u.weights.h5")
+    assert float(fresh.w.numpy()) == 2.5
+
+
+@pytest.mark.filterwarnings(KERAS_SAVE_WARNING)
+def test_keras__save_and_reload__weights_only_load_into_a_built_model(lab, tmp_path):
+    assert CHAPTER.says("A `.weights.h5` file holds the weights only: it loads into a model that the code "
+                        "has already built.")
+    model = compiled()
+    model.fit(lab["x"], lab["y"], batch_size=N, epochs=2, shuffle=False, verbose=0)
+    model.save_weights(tmp_path / "m.weights.h5")
+    fresh = tb.KerasModel()
+    fresh.load_weights(tmp_path / "m.weights.h5")
+    assert getattr(fresh, "optimizer", None) is None and float(fresh.w.numpy()) == float(model.w.numpy())
+
+
+# --- How fast is each way -----------------------------------------------------------------------------
+
+
+def test_keras__how_fast__steps_per_execution_runs_all_steps_in_one_call(lab):
+    assert CHAPTER.says("with `steps_per_execution=`{glue:text}`keras-epochs` all of them run inside one "
+                        "call.")
+    repeated = tf.data.Dataset.from_tensors((lab["x"], lab["y"])).repeat()
+    for steps_per_execution, calls in ((1, EPOCHS), (EPOCHS, 1)):
+        model = tb.KerasModel()
+        model.compile(keras.optimizers.SGD(LR), "mse", steps_per_execution=steps_per_execution)
+        counter = CountBatches()
+        model.fit(repeated, steps_per_epoch=EPOCHS, epochs=1, shuffle=False, verbose=0, callbacks=[counter])
+        assert counter.batches == calls  # the callbacks run once per call of the compiled function
+        assert int(model.optimizer.iterations.numpy()) == EPOCHS
+
+
+def test_keras__how_fast__fit_from_arrays_has_one_keras_epoch_per_lab_epoch(lab):
+    assert CHAPTER.says("`fit(x, y)` is the call used above: one Keras epoch per lab epoch.")
+    counter = CountBatches()
+    compiled().fit(lab["x"], lab["y"], batch_size=N, epochs=EPOCHS, shuffle=False, verbose=0,
+                   callbacks=[counter])
+    assert counter.epochs == counter.batches == EPOCHS
+
+
+def test_keras__how_fast__jit_compile_auto_turns_xla_on_only_with_an_accelerator():
+    assert CHAPTER.says("The default, `jit_compile=\"auto\"`, turns XLA on only when TensorFlow sees a "
+                        "GPU or another accelerator.")
+    model = tb.KerasModel()
+    model.compile(keras.optimizers.SGD(LR), "mse")
+    accelerators = [d for d in tf.config.list_physical_devices() if d.device_type != "CPU"]
+    assert model.jit_compile is bool(accelerators)
+
+
+def test_keras__how_fast__no_timing_is_glued_or_printed_outside_measured_cells():
+    assert CHAPTER.says("no number of this table appears elsewhere on the page")
+    for options, code in CHAPTER.code_cells():
+        if "time_per_epoch(" in code or "perf_counter" in code:
+            assert "measured" in options, code
+        if "measured" in options:
+            assert "glue(" not in code
+    assert not re.search(r"glue\([^)]*(second|time|speed)", CHAPTER.source)
+
+
+def test_keras__how_fast__the_table_has_every_way_the_brief_names(lab):
+    names = list(tb.ways_to_train(lab["x"], lab["y"], epochs=EPOCHS))
+    assert names[:3] == ["eager loop (train_step)", "tf.function step", f"fit(x, y), {EPOCHS} epochs"]
+    assert {f"fit, repeated batch, steps_per_execution={spe}, jit_compile={jit}"
+            for spe in (1, EPOCHS) for jit in (False, True)} <= set(names)
+    assert names[-1] == "in-graph loop + XLA (compile_loop)"
+
+
+# --- Exercises ---------------------------------------------------------------------------------------
+
+
+def test_keras__exercises__momentum_ends_higher_here_its_roots_complex_and_slower(lab):
+    assert CHAPTER.says("momentum does not help here: the loss ends higher with it.")
+    assert CHAPTER.says("the roots of the momentum recurrence, complex here, shrink each swing more slowly")
+    with_momentum = compiled(momentum=0.9).fit(lab["x"], lab["y"], batch_size=N, epochs=EPOCHS, shuffle=False,
+                                               verbose=0).history["loss"]
+    assert with_momentum[-1] > lab["history"].loss[-1]
+    eigenvalues = np.linalg.eigvalsh(tb.hessian(lab["x"]))
+    for lam in eigenvalues:
+        roots = np.roots([1, -(1 + 0.9 - LR * lam), 0.9])
+        assert np.iscomplexobj(roots) and np.abs(roots).max() > abs(1 - LR * lam)
+
+
+def test_keras__exercises__dense_kernel_is_one_by_one_bias_length_one_same_run(lab):
+    assert CHAPTER.says("The kernel is $w$ as a 1 × 1 matrix, the bias $b$ as a vector of length 1")
+    assert CHAPTER.says("The same run, to float32 rounding")
+    dense = keras.layers.Dense(1, kernel_initializer=keras.initializers.Constant(2.0),
+                               bias_initializer=keras.initializers.Constant(1.0))
+    model = keras.Sequential([keras.Input(shape=(1,)), dense])
+    model.compile(optimizer=keras.optimizers.SGD(LR), loss="mse")
+    losses = model.fit(lab["x"][:, None], lab["y"][:, None], batch_size=N, epochs=EPOCHS, shuffle=False,
+                       verbose=0).history["loss"]
+    assert tuple(dense.kernel.shape) == (1, 1) and tuple(dense.bias.shape) == (1,)
+    np.testing.assert_allclose(losses, lab["history"].loss, rtol=1e-5)
+
+
+def test_keras__exercises__every_solution_runs_alone_after_the_set_up_cell():
+    assert CHAPTER.run_solutions_alone() == ["ex-keras-dense", "ex-keras-momentum"]
+
+
+def test_keras__references_have_their_own_words():
+    assert CHAPTER.bare_references() == []
+
+
+def test_keras__hidden_cells_only_glue_values_computed_in_visible_cells():
+    assert CHAPTER.hidden_computations() == []
