@@ -1,0 +1,519 @@
+"""Claims of book/minibatches.md: every quantitative statement its prose makes, computed from the package.
+
+Each test is named after the chapter, its section and the claim, and asserts that the chapter still
+says the sentence it proves. Timings (the table of the last section) are not claims: the prose only
+says what the table lets the reader compare.
+"""
+
+import inspect
+import re
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from chapter import Chapter
+
+import training_basics as tb
+
+CHAPTER = Chapter("minibatches")
+
+
+@pytest.fixture(scope="module")
+def lab():
+    x, y = tb.synthesize()
+    return x, y
+
+
+def distances(run, w_star, b_star):
+    return np.hypot(np.append(run.w, run.final_w) - w_star, np.append(run.b, run.final_b) - b_star)
+
+
+def orders(dataset, epochs):
+    return [np.concatenate([xb.numpy() for xb, _ in dataset]) for _ in range(epochs)]
+
+
+# --- One epoch, many steps --------------------------------------------------------------------------
+
+
+def test_minibatches__one_epoch__the_shuffle_buffer_holds_all_n_examples(lab):
+    assert CHAPTER.says("`shuffle(N, ...)` draws from a buffer of all $N$ examples, so every order is "
+                        "equally likely")
+    assert ".shuffle(n, seed=seed, reshuffle_each_iteration=True)" in inspect.getsource(tb.minibatches)
+    x, y = lab
+    # a buffer of N: the first element can be any example, even the last one
+    firsts = {float(next(iter(tb.minibatches(x[:20], y[:20], 1, seed=s)))[0][0]) for s in range(200)}
+    assert float(x[19]) in firsts and len(firsts) == 20
+
+
+def test_minibatches__one_epoch__a_new_order_each_epoch(lab):
+    assert CHAPTER.says("With `reshuffle_each_iteration=True`, each pass over the dataset, each epoch, "
+                        "gets a new order.")
+    first, second = orders(tb.minibatches(*lab, 10), 2)
+    assert not np.array_equal(first, second) and np.array_equal(np.sort(first), np.sort(second))
+
+
+def test_minibatches__one_epoch__the_small_example_is_ten_examples_two_epochs_batches_of_four():
+    assert CHAPTER.says("Ten examples whose inputs are their own numbers show what a loop reads, two "
+                        "epochs in batches of four:")
+    (code,) = [code for _, code in CHAPTER.code_cells() if "small = " in code]
+    assert "np.arange(10.0)" in code and "batch_size=4" in code and "range(2)" in code
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 10, 64, 100, 999])
+def test_minibatches__one_epoch__ceil_n_over_b_steps(lab, batch_size):
+    assert CHAPTER.says("An epoch of $N$ examples in batches of $B$ takes $\\lceil N/B \\rceil$ steps.")
+    dataset = tb.minibatches(*lab, batch_size)
+    assert int(dataset.cardinality()) == sum(1 for _ in dataset) == -(-1000 // batch_size)
+
+
+def test_minibatches__one_epoch__none_is_a_single_element_the_data_in_order(lab):
+    assert CHAPTER.says("With `batch_size=None`, the default, the dataset has a single element, the "
+                        "whole data set in its order: the lab's full batch.")
+    (element,) = list(tb.minibatches(*lab))
+    assert all(np.array_equal(a.numpy(), b.numpy()) for a, b in zip(element, lab, strict=True))
+
+
+# --- train on tf.data -------------------------------------------------------------------------------
+
+
+def test_minibatches__train__one_way_to_batch():
+    assert CHAPTER.says("The package's `train` takes its batches from `minibatches`, and from nowhere else: "
+                        "there is one way to batch in this book.")
+    from training_basics import training
+
+    source = inspect.getsource(training)
+    assert "minibatches(x, y, batch_size, seed)" in source
+    assert not re.search(r"permutation|tf\.gather|_batches|\.batch\(", source)
+
+
+def test_minibatches__train__dataset_made_once_read_once_per_epoch():
+    assert CHAPTER.says("The dataset is made once, before the first epoch, and read once per epoch")
+    body = inspect.getsource(tb.train)
+    assert body.index("dataset = minibatches(") < body.index("for epoch in range(epochs):") < body.index(
+        "for xb, yb in dataset:")
+
+
+def test_minibatches__train__the_lab_unchanged_to_the_last_bit(lab):
+    assert CHAPTER.says("Its run is, to the last bit, fifteen plain calls of `train_step` on all the data:")
+    x, y = lab
+    history = tb.train(tb.Model(), x, y, epochs=15, learning_rate=0.1)
+    model = tb.Model()
+    plain = [float(tb.train_step(model, x, y, 0.1)) for _ in range(15)]
+    np.testing.assert_array_equal(history.loss, np.float32(plain))
+    assert (history.final_w, history.final_b) == (float(model.w.numpy()), float(model.b.numpy()))
+    same = tb.train(tb.Model(), x, y, epochs=15, learning_rate=0.1, batch_size=1000)
+    np.testing.assert_array_equal(same.loss, history.loss)
+
+
+# --- Paths on the loss surface ----------------------------------------------------------------------
+
+SETTINGS = [("B = 1", 1, 50, 1), ("B = 10", 10, 500, 1), ("B = 100", 100, 1000, 5), ("B = N", None, 1000, 50)]
+
+
+@pytest.fixture(scope="module")
+def paths(lab):
+    x, y = lab
+    runs, curves = {}, {}
+    for label, batch_size, used, epochs in SETTINGS:
+        if batch_size is None:
+            runs[label] = tb.compiled.train_compiled(tb.Model(), x, y, epochs=epochs)
+        else:
+            runs[label] = tb.train(tb.Model(), x[:used], y[:used], epochs=epochs, batch_size=batch_size)
+        curves[label] = (tb.examples_seen(runs[label], used, batch_size), tb.loss_along(runs[label], x, y))
+    return runs, curves
+
+
+def test_minibatches__paths__four_runs_of_fifty_steps_on_subsets_for_small_batches(lab, paths):
+    assert CHAPTER.says("all at the lab's learning rate and for the same number of steps, 50.")
+    assert CHAPTER.says("$B = 10$ and $B = 1$ run one epoch over the first 500 and the first 50 examples.")
+    runs, _ = paths
+    assert {len(run) for run in runs.values()} == {50}
+    (code,) = [code for _, code in CHAPTER.code_cells() if code.startswith("settings = [")]
+    for label, batch_size, used, epochs in [("B = 1 (first 50 examples)", 1, 50, 1),
+                                            ("B = 10 (first 500 examples)", 10, 500, 1)]:
+        assert f'("{label}", {batch_size}, {used}, {epochs})' in code
+
+
+def test_minibatches__paths__subsets_have_the_same_minimum(lab):
+    assert CHAPTER.says("Those lie on the same line, so their loss has the same minimum.")
+    x, y = lab
+    for used in (50, 500, 1000):
+        np.testing.assert_allclose(tb.closed_form(x[:used], y[:used]), (3.0, 2.0), atol=1e-5)
+
+
+def test_minibatches__paths__the_compiled_full_batch_gives_trains_history(lab):
+    assert CHAPTER.says("The full batch runs in the compiled loop of")
+    assert CHAPTER.says("which gives the same history as `train`, faster.")
+    x, y = lab
+    eager = tb.train(tb.Model(), x, y, epochs=20)
+    compiled = tb.compiled.train_compiled(tb.Model(), x, y, epochs=20)
+    np.testing.assert_allclose(compiled.loss, eager.loss, rtol=1e-5)
+    np.testing.assert_allclose([compiled.final_w, compiled.final_b], [eager.final_w, eager.final_b],
+                               atol=1e-6)
+
+
+def test_minibatches__paths__every_path_ends_at_the_optimum(paths):
+    assert CHAPTER.says("every path ends at the optimum.")
+    for run in paths[0].values():
+        assert distances(run, 3.0, 2.0)[-1] < 1e-4 < 1e-2 * distances(run, 3.0, 2.0)[0]
+
+
+def test_minibatches__paths__a_batch_gradient_is_unbiased(lab):
+    assert CHAPTER.says("It is an unbiased one: the batch is a random sample of the examples, so "
+                        "averaged over the orders its gradient is the full gradient")
+    x, y = lab
+    full = np.array(tb.analytic_gradients(x, y, 2.0, 1.0))
+    means = []
+    for xb, yb in tb.minibatches(x, y, 100).repeat(20):  # 200 batches, 20 orders
+        means.append(tb.analytic_gradients(xb, yb, 2.0, 1.0))
+    means = np.array(means)
+    standard_error = means.std(axis=0) / np.sqrt(len(means))
+    assert np.all(np.abs(means.mean(axis=0) - full) < 3 * standard_error)
+
+
+def test_minibatches__paths__per_step_the_batch_size_hardly_matters(paths):
+    assert CHAPTER.says("Counted in steps, the batch size hardly matters here")
+    assert CHAPTER.says("On average every step contracts the error as a full-batch step does")
+    steps = [int(np.argmax(loss < 1e-6)) for _, loss in paths[1].values()]
+    assert max(steps) <= 1.25 * min(steps)
+
+
+def test_minibatches__paths__per_example_small_batches_win_by_far(paths):
+    assert CHAPTER.says("small batches win by far:")
+    examples = [int(ex[np.argmax(loss < 1e-6)]) for ex, loss in paths[1].values()]
+    assert all(larger >= 9 * smaller for smaller, larger in zip(examples, examples[1:], strict=False))
+
+
+def test_minibatches__paths__figure_per_step_together_per_example_smaller_faster(paths):
+    assert CHAPTER.says("Per step the four runs fall together; per example seen, the smaller the batch, "
+                        "the faster.")
+    test_minibatches__paths__per_step_the_batch_size_hardly_matters(paths)
+    test_minibatches__paths__per_example_small_batches_win_by_far(paths)
+
+
+# --- Where the noise costs --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def noisy():
+    data = tb.synthesize(noise_std=0.5)
+    optimum = tb.closed_form(data.x, data.y)
+    small = tb.train(tb.Model(), data.x, data.y, epochs=1, batch_size=10)
+    full = tb.compiled.train_compiled(tb.Model(), data.x, data.y, epochs=100)
+    return data, optimum, distances(small, *optimum), distances(full, *optimum)
+
+
+def test_minibatches__noise__noise_free_errors_are_zero_at_the_optimum(lab):
+    assert CHAPTER.says("The lab's data lie exactly on a line, so at the optimum every example's error "
+                        "is zero")
+    x, y = lab
+    assert np.abs(y.numpy() - (3.0 * x.numpy() + 2.0)).max() < 1e-5
+
+
+def test_minibatches__noise__small_batches_close_in_as_fast_on_noise_free_data(paths):
+    assert CHAPTER.says("the small batches above close in on the optimum as fast as the full batch.")
+    ends = [distances(run, 3.0, 2.0)[-1] for run in paths[0].values()]
+    assert max(ends) < 2 * min(ends)
+
+
+def test_minibatches__noise__noise_of_standard_deviation_half():
+    assert CHAPTER.says("Train on data with noise of standard deviation 0.5, with batches of 10 and with the "
+                        "full batch")
+    (code,) = [code for _, code in CHAPTER.code_cells() if "noisy_runs = " in code]
+    assert "noise_std=0.5" in code and "batch_size=10" in code
+
+
+def test_minibatches__noise__full_batch_settles_small_batches_hover(noisy):
+    assert CHAPTER.says("Batches of 10 get near it quickly and then stop getting nearer:")
+    _, _, small, full = noisy
+    assert full[-50:].max() < 1e-4
+    assert small[-50:].min() > 100 * full[-50:].max()
+    # no longer getting nearer: the last quarter of the epoch is no closer than the quarter before
+    assert small[-25:].mean() > 0.5 * small[-50:-25].mean()
+    assert small[:50].min() < 0.2 * small[0]  # but near it quickly
+
+
+def test_minibatches__noise__smaller_steps_hover_closer():
+    assert CHAPTER.says("Smaller steps hover closer (see the exercises)")
+    assert CHAPTER.says("a quarter of the learning rate keeps the parameters several times closer.")
+    data = tb.synthesize(noise_std=0.5)
+    w_opt, b_opt = tb.closed_form(data.x, data.y)
+    mean = {}
+    for eta in (0.1, 0.025):
+        run = tb.train(tb.Model(w=w_opt, b=b_opt), data.x, data.y, epochs=1, batch_size=20, learning_rate=eta)
+        mean[eta] = distances(run, w_opt, b_opt).mean()
+    assert mean[0.1] > 2.5 * mean[0.025]
+
+
+def test_minibatches__noise__a_full_batch_step_hardly_moves_the_optimum():
+    assert CHAPTER.says("A full-batch step would hardly move it.")
+    data = tb.synthesize(noise_std=0.5)
+    w_opt, b_opt = tb.closed_form(data.x, data.y)
+    model = tb.Model(w=w_opt, b=b_opt)
+    tb.train_step(model, data.x, data.y, 0.1)
+    assert np.hypot(float(model.w.numpy()) - w_opt, float(model.b.numpy()) - b_opt) < 1e-5
+
+
+# --- Seeded -----------------------------------------------------------------------------------------
+
+
+def test_minibatches__seeded__same_seed_same_batches_and_history(lab):
+    assert CHAPTER.says("the same seed gives, epoch by epoch, the same batches and so the same history")
+    a, b = (orders(tb.minibatches(*lab, 100, seed=0), 2) for _ in range(2))
+    assert all(np.array_equal(p, q) for p, q in zip(a, b, strict=True))
+    runs = [tb.train(tb.Model(), *lab, epochs=1, batch_size=100, seed=0) for _ in range(2)]
+    for field in ("w", "b", "loss"):
+        np.testing.assert_array_equal(getattr(runs[0], field), getattr(runs[1], field))
+
+
+def test_minibatches__seeded__another_seed_another_first_loss_close_but_different_end(lab):
+    assert CHAPTER.says("Another seed starts from another first batch, so its first recorded loss differs")
+    runs = [tb.train(tb.Model(), *lab, epochs=1, batch_size=100, seed=s) for s in (0, 1, 2)]
+    assert len({float(r.loss[0]) for r in runs}) == 3
+    ends = np.array([(r.final_w, r.final_b) for r in runs])
+    spread = ends.max(axis=0) - ends.min(axis=0)
+    assert np.all(spread > 0) and np.all(spread < 0.01)
+
+
+def test_minibatches__seeded__the_global_seed_changes_the_order():
+    assert CHAPTER.says("`tf.random.set_seed` would change every order.")
+    assert "tf.random.set_seed" in inspect.getdoc(tb.minibatches)  # proved in tests/test_minibatch.py
+    assert "set_seed(" not in CHAPTER.source.replace("`tf.random.set_seed`", "")
+
+
+def test_minibatches__seeded__a_dataset_made_again_replays_its_orders(lab):
+    assert CHAPTER.says("A dataset replays its sequence of orders from the start when it is made again")
+    first = orders(tb.minibatches(*lab, 100, seed=0), 1)[0]
+    again = orders(tb.minibatches(*lab, 100, seed=0), 1)[0]
+    np.testing.assert_array_equal(first, again)
+
+
+# --- The last, short batch --------------------------------------------------------------------------
+
+
+def test_minibatches__short_batch__kept_by_default_dropped_on_request(lab):
+    assert CHAPTER.says("`batch` keeps it by default; `drop_remainder=True` leaves it out:")
+    kept = [int(xb.shape[0]) for xb, _ in tb.minibatches(*lab, 64)]
+    dropped = [int(xb.shape[0]) for xb, _ in tb.minibatches(*lab, 64, drop_remainder=True)]
+    assert kept == [64] * 15 + [40] and dropped == [64] * 15
+
+
+def test_minibatches__short_batch__its_loss_is_the_mean_over_its_own_examples(lab):
+    assert CHAPTER.says("the *mean* over the {glue:text}`mb-short` examples it has, not a sum, and not a "
+                        "division by 64.")
+    *_, (xb, yb) = list(tb.minibatches(*lab, 64))
+    loss = float(tb.train_step(tb.Model(), xb, yb, 0.1))
+    assert loss == pytest.approx(float(np.mean((yb.numpy() - (2.0 * xb.numpy() + 1.0)) ** 2)), rel=1e-6)
+
+
+def test_minibatches__short_batch__dropping_leaves_out_different_examples_each_epoch(lab):
+    assert CHAPTER.says("leave out a different {glue:text}`mb-short` examples each epoch")
+    x = lab[0].numpy()
+    left_out = [set(x.tolist()) - set(o.tolist())
+                for o in orders(tb.minibatches(*lab, 64, drop_remainder=True), 2)]
+    assert len(left_out[0]) == len(left_out[1]) == 40 and left_out[0] != left_out[1]
+
+
+def test_minibatches__short_batch__every_example_used_every_epoch(lab):
+    assert CHAPTER.says("`train` keeps the short batch, so every example is used in every epoch.")
+    assert CHAPTER.says("an epoch of batches accounts for every example exactly once.")
+    for order in orders(tb.minibatches(*lab, 64), 2):
+        np.testing.assert_array_equal(np.sort(order), np.sort(lab[0].numpy()))
+
+
+@pytest.fixture(scope="module")
+def short_batch(lab):
+    x, y = lab
+    start = tb.Model()
+    per_epoch = np.stack(list(tb.minibatches(x, y, 64).map(lambda xb, yb: tb.l2_loss(yb, start(xb)))
+                              .repeat(50).batch(16).as_numpy_iterator()))
+    per_example = ((y - start(x)) ** 2).numpy().astype(np.float64)
+    return per_epoch, per_example, float(tb.l2_loss(y, start(x)))
+
+
+def test_minibatches__short_batch__unbiased_within_two_standard_errors(short_batch):
+    assert CHAPTER.says("both within two standard errors of the loss on all the examples")
+    per_epoch, _, full = short_batch
+    for column in (0, -1):
+        losses = per_epoch[:, column]
+        assert abs(losses.mean() - full) < 2 * losses.std() / np.sqrt(len(losses))
+
+
+def test_minibatches__short_batch__spreads_more_as_the_formula_predicts(short_batch):
+    assert CHAPTER.says("the short batch's losses spread more, as {eq}`eq:mb-sample-sd` predicts.")
+    per_epoch, per_example, _ = short_batch
+    n = len(per_example)
+    spread = {k: per_epoch[:, column].std() for k, column in ((64, 0), (40, -1))}
+    for k in (64, 40):
+        predicted = np.sqrt(per_example.var() / k * (n - k) / (n - 1))
+        assert spread[k] == pytest.approx(predicted, rel=0.15)
+    assert spread[40] > spread[64]
+
+
+def test_minibatches__short_batch__weighted_batch_losses_add_up_to_the_full_loss(short_batch):
+    assert CHAPTER.says("the batch losses weighted by their sizes add up to the full loss to float32 "
+                        "rounding")
+    per_epoch, _, full = short_batch
+    weighted = per_epoch @ np.array([64] * 15 + [40]) / 1000
+    assert np.abs(weighted - full).max() < 1e-6 * full
+
+
+# --- The learning rate against the batch size -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def scaling(lab):
+    x, y = lab
+    hessian = tb.hessian(x)
+    start_error = np.array([-1.0, -1.0])
+    rows = {}
+    for batch_size in [20, 50, 100, 200, 500, 1000]:
+        eta = 0.02 * batch_size / 20
+        run = tb.train(tb.Model(), x, y, epochs=1, learning_rate=eta, batch_size=batch_size)
+        error = np.linalg.matrix_power(np.eye(2) - eta * hessian, len(run)) @ start_error
+        rows[batch_size] = (eta, tb.loss_along(run, x, y)[-1], error @ hessian @ error / 2)
+    return rows, np.linalg.eigvalsh(hessian)
+
+
+def test_minibatches__scaling__base_batches_of_20_at_002_one_epoch():
+    assert CHAPTER.says("Start from batches of 20 at $\\eta = 0.02$ and scale both together, one epoch each.")
+    (code,) = [code for _, code in CHAPTER.code_cells() if "base_batch, base_lr" in code]
+    assert "base_batch, base_lr = 20, 0.02" in code and "epochs=1" in code
+
+
+def test_minibatches__scaling__the_loss_is_half_e_h_e_on_noise_free_data(lab):
+    assert CHAPTER.says("$L = \\tfrac12\\, e^\\top H e$")
+    x, y = lab
+    error = np.array([0.3, -0.7])
+    model = tb.Model(w=3.0 + error[0], b=2.0 + error[1])
+    assert float(tb.l2_loss(y, model(x))) == pytest.approx(error @ tb.hessian(x) @ error / 2, rel=1e-5)
+
+
+def test_minibatches__scaling__holds_up_to_b_100(scaling):
+    assert CHAPTER.says("up to $B = 100$ and $\\eta = 0.1$ one epoch ends with about the same loss")
+    rows, _ = scaling
+    for batch_size in (50, 100):
+        assert 0.6 < rows[batch_size][1] / rows[20][1] <= 1.0
+
+
+def test_minibatches__scaling__beyond_it_stops_predicting(scaling):
+    assert CHAPTER.says("Beyond that it stops predicting anything.")
+    rows, _ = scaling
+    ratios = [rows[b][1] / rows[20][1] for b in (200, 500, 1000)]
+    assert ratios[0] < 0.5 and ratios[1] < 1e-3 and ratios[2] > 10
+
+
+def test_minibatches__scaling__eta_half_is_about_one_over_lambda(scaling):
+    assert CHAPTER.says("$\\eta = 0.5 \\approx 1/\\lambda$ for both eigenvalues of $H \\approx 2I$, so "
+                        "two steps land almost on the optimum")
+    rows, eigenvalues = scaling
+    assert np.all(np.abs(1 - 0.5 * eigenvalues) < 0.05)
+    assert rows[500][1] < 1e-4 * rows[20][1]
+
+
+def test_minibatches__scaling__eta_one_is_above_two_over_lambda_max(scaling):
+    assert CHAPTER.says("$\\eta = 1$ is above $2/\\lambda_\\text{max} =$")
+    rows, eigenvalues = scaling
+    assert rows[1000][0] == 1.0 > 2 / eigenvalues.max()
+    assert np.abs(tb.contraction_factors(tb.synthesize().x, 1.0)).max() > 1
+
+
+def test_minibatches__scaling__prediction_matches_except_where_the_loss_is_tiny(scaling):
+    assert CHAPTER.says("matches the measured one closely except where the loss is tiny")
+    rows, _ = scaling
+    for batch_size in (20, 50, 100, 200, 1000):
+        _, measured, predicted = rows[batch_size]
+        assert measured == pytest.approx(predicted, rel=0.03)
+    assert not rows[500][1] == pytest.approx(rows[500][2], rel=0.5)
+
+
+# --- A compiled step, and what the pipeline costs ---------------------------------------------------
+
+
+def test_minibatches__compiled__the_compiled_step_ends_where_train_ends(lab):
+    assert CHAPTER.says("The compiled steps, on the same batches in the same order, end where `train` ends:")
+    step = tf.function(tb.train_step)
+    model = tb.Model()
+    dataset = tb.minibatches(*lab, 100, seed=0)
+    for _ in range(2):
+        for xb, yb in dataset:
+            step(model, xb, yb, 0.1)
+    eager = tb.train(tb.Model(), *lab, epochs=2, batch_size=100, seed=0)
+    assert abs(float(model.w.numpy()) - eager.final_w) < 1e-6
+    assert abs(float(model.b.numpy()) - eager.final_b) < 1e-6
+    assert step.experimental_get_tracing_count() == 1
+
+
+@pytest.mark.parametrize("drop_remainder", [False, True])
+def test_minibatches__compiled__a_short_batch_costs_one_more_trace_once(lab, drop_remainder):
+    assert CHAPTER.says("`drop_remainder=True` would make every batch the same shape.")
+    step = tf.function(tb.train_step)
+    model = tb.Model()
+    dataset = tb.minibatches(*lab, 64, drop_remainder=drop_remainder)
+    traces = []
+    for _ in range(2):
+        for xb, yb in dataset:
+            step(model, xb, yb, 0.1)
+        traces.append(step.experimental_get_tracing_count())
+    assert traces == ([1, 1] if drop_remainder else [2, 2])
+
+
+def test_minibatches__compiled__cache_after_shuffle_keeps_the_first_order(lab):
+    assert CHAPTER.says("it must come before `shuffle`, or it keeps the first epoch's order for good:")
+    assert CHAPTER.says("The same order twice: the cache stored the shuffled batches of the first epoch.")
+    frozen = orders(tb.minibatches(*lab, 10).cache(), 3)
+    assert np.array_equal(frozen[0], frozen[1]) and np.array_equal(frozen[0], frozen[2])
+    cached = (tf.data.Dataset.from_tensor_slices(lab).cache()
+              .shuffle(1000, seed=0, reshuffle_each_iteration=True).batch(10))
+    first, second = orders(cached, 2)
+    assert not np.array_equal(first, second)
+
+
+def test_minibatches__compiled__the_table_times_batches_of_20_fifty_steps(lab):
+    assert CHAPTER.says("The table times one epoch of batches of 20 (50 steps)")
+    (code,) = [code for options, code in CHAPTER.code_cells() if "measured" in options]
+    assert code.count("tb.minibatches(x, y, 20)") == 2 and int(tb.minibatches(*lab, 20).cardinality()) == 50
+    (cached,) = [code for _, code in CHAPTER.code_cells() if code.startswith("frozen = ")]
+    assert ".batch(20))" in cached
+
+
+def test_minibatches__compiled__no_timing_in_the_prose_or_in_glue():
+    for options, code in CHAPTER.code_cells():
+        if "seconds_per_epoch(" in code and "show_source" not in code:
+            assert "measured" in options
+        if "remove-cell" in options:
+            assert "time" not in code
+    prose = re.sub(r"```.*?```", "", CHAPTER.source, flags=re.S)
+    assert not re.search(r"\d\s*(ms|s)\b|faster than|slower than|times faster", prose)
+
+
+# --- Exercises and the page as a whole --------------------------------------------------------------
+
+
+def test_minibatches__exercises__b_at_least_n_is_one_element_nothing_to_drop(lab):
+    assert CHAPTER.says("For $B \\ge N$ `minibatches` returns the whole data set as one element, and "
+                        "there is nothing to drop.")
+    for batch_size in (1000, 1001):
+        for drop in (False, True):
+            assert int(tb.minibatches(*lab, batch_size, drop_remainder=drop).cardinality()) == 1
+
+
+def test_minibatches__exercises__every_solution_runs_alone_after_the_set_up_cell():
+    assert CHAPTER.run_solutions_alone() == ["ex-mb-hover", "ex-mb-steps"]
+
+
+def test_minibatches__references_have_their_own_words():
+    assert CHAPTER.bare_references() == []
+    assert re.findall(r"\{ref\}`[^`<]*`", CHAPTER.source) == []
+
+
+def test_minibatches__hidden_cells_only_glue_values_computed_in_visible_cells():
+    assert CHAPTER.hidden_computations() == []
+
+
+def test_minibatches__ends_with_summary_then_exercises():
+    headings = re.findall(r"^(#+) (.+)$", re.sub(r"```.*?```", "", CHAPTER.source, flags=re.S), re.M)
+    assert [h for h, _ in headings].count("#") == 1
+    assert [title for _, title in headings][-2:] == ["Summary", "Exercises"]
+    levels = [len(h) for h, _ in headings]
+    assert all(b - a <= 1 for a, b in zip(levels, levels[1:], strict=False))
