@@ -251,6 +251,19 @@ def bench_training(repeat):
     return results
 
 
+def bench_keras(repeat):
+    """Time per epoch of every way book/keras.md times, the lab's 15 full-batch epochs per call:
+    tb.ways_to_train's runs, each called once to trace and compile, then timed `repeat` times."""
+    import training_basics as tb
+
+    data, epochs = tb.synthesize(), 15
+    samples = {}
+    for name, run in tb.ways_to_train(data.x, data.y, epochs=epochs).items():
+        run()
+        samples[name] = [tb.time_per_epoch(run, epochs, repeat=1) * 1e6 for _ in range(repeat)]
+    return {"epochs_per_call": epochs, "per_epoch_us": {name: summary(s) for name, s in samples.items()}}
+
+
 def per_call(fn, repeat, calls):
     fn()
     samples = []
@@ -306,6 +319,14 @@ def table(results):
         add("eager / in-graph step (no XLA)", r["eager_over_in_graph"], "×")
         add("eager / in-graph step with XLA", r["eager_over_xla"], "×", "≥ 300")
         add("train to 1e-6 / lstsq", r["train_to_1e-6_over_lstsq"], "×", "≤ 3")
+    k = results.get("keras")
+    if k:
+        per_epoch = k["per_epoch_us"]
+        for name, stats in per_epoch.items():
+            add(f"keras: {name}, per epoch", stats, "µs")
+        eager = per_epoch["eager loop (train_step)"]["median"]
+        for name, stats in list(per_epoch.items())[1:]:
+            add(f"keras: eager / {name}", eager / stats["median"], "×")
     width = max(len(r[0]) for r in rows)
     lines = [f"{'measure':<{width}}  {'median':>12}  {'min–max':>17}  target", "-" * (width + 44)]
     lines += [f"{n:<{width}}  {m:>12}  {s:>17}  {tg}" for n, m, s, tg in rows]
@@ -331,6 +352,7 @@ def main():
         results["build"] = bench_build(args.repeat)
         results["fresh_clone"] = bench_fresh_clone(args.repeat)
     results["training"] = bench_training(max(args.repeat, 5))
+    results["keras"] = bench_keras(max(args.repeat, 5))
     import tensorflow as tf
 
     results["machine"]["tensorflow"] = tf.__version__
