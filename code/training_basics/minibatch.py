@@ -35,8 +35,9 @@ def minibatches(inputs, outputs, batch_size=None, seed=0, drop_remainder=False):
 def examples_seen(history, num_examples, batch_size=None):
     """How many examples training had used before each step, and after the last: shape (steps + 1,).
 
-    Before step j of epoch e it is e·N + min(j·B, N) (B = N for the full batch, and a short
-    last batch counts only its own examples); after the last step it is epochs·N.
+    Before step j of epoch e it is e·N + j·B (B = N for the full batch); a short last batch
+    counts only its own examples, since the next epoch starts at (e + 1)·N. After the last
+    step it is epochs·N.
 
     Taught in: book/minibatches.md
     """
@@ -45,7 +46,7 @@ def examples_seen(history, num_examples, batch_size=None):
     epoch = np.asarray(history.epoch)
     position = np.arange(len(epoch)) - np.searchsorted(epoch, epoch)  # steps since its epoch began
     end = n * (int(epoch[-1]) + 1) if len(epoch) else 0
-    return np.append(n * epoch + np.minimum(position * b, n), end)
+    return np.append(n * epoch + position * b, end)
 
 
 def loss_along(history, inputs, outputs):
