@@ -263,10 +263,10 @@ def plot_minibatch_paths(x, y, histories, optimum=None):
     ax = fig.axes[0]
     for line in ax.lines:
         if line.get_label() == "training path":
-            line.set(label=first, marker="", linewidth=1.0, alpha=0.8)
-    for i, (label, history) in enumerate(zip(others, runs[1:], strict=True)):
+            line.set(label=first, color="C0", marker="", linewidth=1.0)  # the colours of the loss plot
+    for i, (label, history) in enumerate(zip(others, runs[1:], strict=True), start=1):
         ax.plot(np.append(history.w, history.final_w), np.append(history.b, history.final_b),
-                "-", color=f"C{i}", linewidth=1.5 if i == 0 else 1.0, label=label)
+                "-", color=f"C{i}", linewidth=1.2, label=label)
     ax.set_title("Paths of minibatch gradient descent")
     ax.legend(loc="upper left", fontsize="small")
     return fig
