@@ -158,6 +158,15 @@ def test_minibatches__paths__every_path_ends_at_the_optimum(paths):
         assert distances(run, 3.0, 2.0)[-1] < 1e-4 < 1e-2 * distances(run, 3.0, 2.0)[0]
 
 
+def test_minibatches__paths__the_smaller_the_batch_the_more_the_path_wobbles(paths):
+    assert CHAPTER.says("The full batch walks almost straight down; the smaller the batch, the more its path "
+                        "wobbles about that line")
+    # the largest distance from the straight line through the start (2, 1) and the optimum (3, 2)
+    wobble = [np.abs(np.append(r.w, r.final_w) - np.append(r.b, r.final_b) - 1.0).max() / np.sqrt(2)
+              for r in paths[0].values()]  # B = 1, 10, 100, N
+    assert wobble == sorted(wobble, reverse=True) and wobble[-1] < 0.02 < 0.1 < wobble[0]
+
+
 def test_minibatches__paths__a_batch_gradient_is_unbiased(lab):
     assert CHAPTER.says("It is an unbiased one: the batch is a random sample of the examples, so "
                         "averaged over the orders its gradient is the full gradient")
