@@ -13,6 +13,8 @@ import numpy as np
 
 from .reference import closed_form, loss_grid
 
+RED = "#c0392b"
+
 
 def _rounded(values, digits=5):
     return [float(f"{v:.{digits}g}") for v in np.asarray(values, dtype=np.float64)]
@@ -58,20 +60,22 @@ def learning_rate_explorer(x, y, sweep, levels=12):
     b_scale = alt.Scale(domain=[float(bs[0]), float(bs[-1])], nice=False)
     lines = alt.Chart(alt.NamedData("contours")).mark_line(color="#9fb7c9", strokeWidth=1, clip=True).encode(
         x=alt.X("w:Q", scale=w_scale), y=alt.Y("b:Q", scale=b_scale), detail="line:N", order="order:Q")
+    dots = alt.OverlayMarkDef(color=RED)
     path = alt.Chart(alt.NamedData("runs")).transform_filter(chosen).mark_line(
-        color="#c0392b", point=True, clip=True).encode(
+        color=RED, point=dots, clip=True).encode(
         x=alt.X("w:Q", scale=w_scale, title="w"), y=alt.Y("b:Q", scale=b_scale, title="b"),
         order="step:Q", tooltip=["step:Q", "w:Q", "b:Q", "loss:Q"])
     best = alt.Chart(alt.Data(values=[{"w": optimum[0], "b": optimum[1]}])).mark_point(
         shape="diamond", color="black", filled=True, size=80).encode(x="w:Q", y="b:Q")
     surface = alt.layer(lines, path, best).properties(
-        width=320, height=320, title="Path on the loss surface", name="surface")
-    loss = alt.Chart(alt.NamedData("runs")).transform_filter(chosen).mark_line(
-        color="#c0392b", point=True).encode(
+        width=250, height=250, title="Path on the loss surface", name="surface")
+    # a loss of exactly 0 (reached in float32 near η*) has no place on a log axis: left out
+    loss = alt.Chart(alt.NamedData("runs")).transform_filter(chosen).transform_filter(
+        "datum.loss > 0").mark_line(color=RED, point=dots, clip=True).encode(
         x=alt.X("step:Q", title="step k"),
         y=alt.Y("loss:Q", scale=alt.Scale(type="log", domain=[1e-14, 1e3]), title="L2 loss (log scale)"),
         tooltip=["step:Q", "loss:Q"],
-    ).properties(width=320, height=320, title="Loss against step", name="loss")
+    ).properties(width=250, height=250, title="Loss against step", name="loss")
     chart = alt.hconcat(surface, loss).add_params(eta).properties(
         description=("Interactive figure: a slider chooses the learning rate η; the left panel draws the "
                      "path of gradient descent from the lab's start on the contours of the loss L(w, b), "
