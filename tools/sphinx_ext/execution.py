@@ -154,7 +154,11 @@ def export_executed_notebooks(app, exception):
     cache, read = get_cache(str(_cache_path(app))), get_reader(READ_DATA)
     for target in (Path(app.outdir) / "_sources").rglob("*.ipynb"):
         docname = target.relative_to(Path(app.outdir) / "_sources").with_suffix("").as_posix()
-        _, notebook = cache.merge_match_into_notebook(read(app.env.doc2path(docname)))
+        try:
+            _, notebook = cache.merge_match_into_notebook(read(app.env.doc2path(docname)))
+        except KeyError:
+            logger.warning(f"{docname}: its code changed during the build; no executed notebook to offer")
+            continue
         notebook.metadata.pop("source_map", None)
         for i, cell in enumerate(notebook.cells):
             cell.id = f"cell-{i}"
