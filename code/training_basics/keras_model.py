@@ -239,9 +239,8 @@ def ways_to_train(inputs, outputs, epochs=15, learning_rate=0.1):
     ways = {"eager loop (train_step)": eager(), "tf.function step": graph_step(),
             f"fit(x, y), {epochs} epochs": fit_arrays()}
     for spe in (1, epochs):
-        for jit_compile in (False, True):
-            ways[f"fit, repeated batch, steps_per_execution={spe}, jit_compile={jit_compile}"] = (
-                fit_repeated(spe, jit_compile))
+        for jit_compile, xla in ((False, ""), (True, ", jit_compile")):
+            ways[f"fit, repeated batch, steps_per_execution={spe}{xla}"] = fit_repeated(spe, jit_compile)
     ways["in-graph loop + XLA (compile_loop)"] = xla_loop()
     return {name: _returning_weights(model, train_epochs) for name, (model, train_epochs) in ways.items()}
 
