@@ -77,12 +77,13 @@ def skip_without_chromium():
 
 
 @contextlib.contextmanager
-def chromium():
+def chromium(extra_args=()):
     """Headless Chromium, closed on exit."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=60_000)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *extra_args],
+                                    timeout=60_000)
         try:
             yield browser
         finally:
@@ -118,8 +119,9 @@ def server_args(port, token):
 class Lab:
     """A JupyterLab server started by ``command``: ``with Lab(...)`` waits for it and always ends it."""
 
-    def __init__(self, command, *, port, token, cwd, env, log):
-        self.command, self.cwd, self.env, self.log = command, cwd, env, Path(log)
+    def __init__(self, command, *, port, token, root, cwd, env, log):
+        """``root``: the folder the server serves (its /lab/tree/); ``cwd``: where ``command`` runs."""
+        self.command, self.root, self.cwd, self.env, self.log = command, Path(root), cwd, env, Path(log)
         self.url, self.token = f"http://127.0.0.1:{port}", token
         self.process = None
 
@@ -188,10 +190,10 @@ def expected_cells(source):
     return len(cells), len(code), figures
 
 
-def open_and_run_all(browser, lab, path, screenshot=None):
-    """Open ``path`` (relative to the server's root) as the launch button does, check that it shows as a
+def open_and_run_all(browser, lab, source, screenshot=None):
+    """Open the chapter ``source`` at lab/tree/ as the launch button does, check that it shows as a
     notebook of the chapter's cells, run all cells from the Run menu, and return what the page shows."""
-    source = Path(lab.cwd) / path
+    path = source.relative_to(lab.root).as_posix()
     n_cells, n_code, _ = expected_cells(source)
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()

@@ -1,10 +1,13 @@
 """The site as a browser meets it: headless Chromium against the built book served on 127.0.0.1.
 
-Every request that does not go to the local server is aborted and recorded: the site must work
-with no network (MathJax is served by the site itself, see tools/sphinx_ext/local_mathjax.py). Each page is
-visited once per session; the tests then check what was recorded (console errors, failed or
-external requests, images, math, accessibility) and write a screenshot of every page to
-_build/screenshots/.
+Every request that does not go to the local server fails (no host name resolves) and is recorded:
+the site must work with no network (MathJax is served by the site: tools/sphinx_ext/local_mathjax.py).
+Each page is visited once, in a fresh browser context, as a first-time reader arrives (nothing
+cached; the browser asks for the page's icon, or for /favicon.ico if none is declared); the
+tests then check what was recorded (console errors, failed or external requests, any 4xx/5xx the
+server sent, images, math, accessibility) and write a screenshot of every page to
+_build/screenshots/. Other tests click through the site: next/previous, search, the phone menus,
+and the download menu, whose links must save the chapter's .md and its executed .ipynb.
 
 Needs Chromium (`apt-get install chromium`, at /usr/bin/chromium or $CHROMIUM) and axe-core
 (`npm ci` in the repository root). Without them the tests skip, saying so; in CI they fail.
@@ -13,33 +16,28 @@ Needs Chromium (`apt-get install chromium`, at /usr/bin/chromium or $CHROMIUM) a
 import functools
 import http.server
 import json
-import os
-import re
-import shutil
+import sys
 import threading
 import time
-from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
+import lab_driver
 import pytest
 import yaml
 
-from conftest import ROOT, build
-
+from conftest import ROOT, bookbuild
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 VIEWPORT = {"width": 1280, "height": 900}
+# No host name resolves but the local server's address: whatever the site asks of the network fails.
+OFFLINE = ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", "--disable-quic"]
 
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
-CHAPTERS = [build.docname(p) for p in build.pages()]  # "book/intro", ...
+CHAPTERS = [bookbuild.docname(p) for p in bookbuild.pages()]  # "book/intro", ...
 # index.html only redirects to the first chapter; it is visited for its redirect.
 PAGES = ["index.html"] + [f"{c}.html" for c in CHAPTERS] + ["search.html", "genindex.html"]
 
@@ -105,58 +103,73 @@ SET_THEME = """async (theme) => {
 }"""
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def _browser_tools():
     """Skip (before building anything) where the browser or axe-core is missing."""
-    if not Path(CHROMIUM).is_file():
-        pytest.skip(f"Chromium not found at {CHROMIUM}: install it with `apt-get install chromium` "
-                    "(Debian/Ubuntu), or point $CHROMIUM at a Chromium binary")
+    lab_driver.skip_without_chromium()
     if not AXE.is_file():
         pytest.skip(f"axe-core not found at {AXE.relative_to(ROOT)}: run `npm ci` in the repository root")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        pytest.skip("Playwright for Python is missing: "
-                    "pip install -r requirements-dev.txt -c constraints.txt")
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    """Static files as a common static host serves them (.ipynb as JSON); every error answer is kept."""
+
+    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
+                      ".ipynb": "application/json", ".md": "text/markdown"}
+
+    def log_request(self, code="-", size="-"):
+        if str(code).isdigit() and int(code) >= 400:
+            self.server.errors.append(f"HTTP {int(code)}: /{self.path.lstrip('/')}")
+
     def log_message(self, *args):
         pass
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A browser context closed mid-request drops its connection: no error of the site's.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 @pytest.fixture(scope="session")
-def site(built_book):
-    """The built site served over HTTP on a free port of 127.0.0.1; yields its base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(built_book / "html"))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+def served(built_book):
+    """The built site served over HTTP on a free port of 127.0.0.1: its base URL, and every error it sent."""
+    handler = functools.partial(_Handler, directory=str(built_book / "html"))
+    server = _Server(("127.0.0.1", 0), handler)
+    server.errors = []
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    yield SimpleNamespace(url=f"http://127.0.0.1:{server.server_address[1]}/", errors=server.errors)
     server.shutdown()
     server.server_close()
     thread.join()
 
 
 @pytest.fixture(scope="session")
-def browser():
-    from playwright.sync_api import sync_playwright
+def site(served):
+    return served.url
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+@pytest.fixture(scope="module")
+def browser():
+    # Module scope: test_binder.py and test_lab.py start Playwright too, one at a time.
+    with lab_driver.chromium(OFFLINE) as browser:
         yield browser
-        browser.close()
 
 
 class Tab:
-    """A page whose every console error, failed request and off-site request is recorded."""
+    """A page in a browser context of its own (a first visit: nothing cached), whose every console
+    error, failed request and off-site request is recorded."""
 
     def __init__(self, browser, base):
         self.base = base
         self.context = browser.new_context(viewport=VIEWPORT, color_scheme="light", service_workers="block")
-        # Only what leaves the site is routed (a pattern the browser matches itself): routing
-        # every request through Python would double the time the pages take.
-        self.context.route(re.compile(rf"^(?!{re.escape(base)}|data:|blob:)"), self._block)
+        # Requests are watched, not routed: with request interception on, Chromium asks for no icon,
+        # and a missing favicon would pass unseen. Off-site requests fail by themselves (OFFLINE).
+        self.context.on("request", self._request)
         self.page = self.context.new_page()
         self.page.on("console", self._console)
         self.page.on("pageerror", lambda error: self._problem(f"uncaught exception: {error}"))
@@ -172,17 +185,20 @@ class Tab:
     def _problem(self, text):
         self._problems.setdefault(text)
 
-    def _block(self, route):
-        self._problem(f"request off the site (blocked): {route.request.resource_type} {route.request.url}")
-        route.abort("blockedbyclient")
+    def _off_site(self, url):
+        return not url.startswith((self.base, "data:", "blob:"))
+
+    def _request(self, request):
+        if self._off_site(request.url):
+            self._problem(f"request off the site: {request.resource_type} {request.url}")
 
     def _console(self, message):
-        # A blocked request's own console line says no more than _block has said.
-        if message.type == "error" and "ERR_BLOCKED_BY_CLIENT" not in message.text:
+        # An off-site request's own console line says no more than _request has said.
+        if message.type == "error" and "ERR_NAME_NOT_RESOLVED" not in message.text:
             self._problem(f"console error: {message.text}")
 
     def _failed(self, request):
-        if "ERR_BLOCKED_BY_CLIENT" not in (request.failure or ""):
+        if not self._off_site(request.url):
             self._problem(f"request failed: {request.url} ({request.failure})")
 
     def _response(self, response):
@@ -201,14 +217,16 @@ class Tab:
         self.context.close()
 
 
-@pytest.fixture(scope="session")
-def visits(site, browser):
-    """Each page visited once: what it recorded, its checks, axe-core's violations; plus a screenshot."""
+@pytest.fixture(scope="module")
+def visits(served, browser):
+    """Each page visited once, as a first visit: what it recorded, its checks, axe-core's violations,
+    the errors the server sent meanwhile; plus a screenshot."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    tab = Tab(browser, site)
     results = {}
     started = time.perf_counter()
     for path in PAGES:
+        tab = Tab(browser, served.url)
+        errors_before = len(served.errors)
         try:
             tab.goto(path)
             record = tab.page.evaluate(INSPECT)
@@ -222,9 +240,9 @@ def visits(site, browser):
             ]
         except Exception as error:  # one broken page must not hide the others
             record = {"crash": f"{type(error).__name__}: {error}"}
-        record["problems"] = tab.problems
+        tab.close()
+        record["problems"] = tab.problems + [f"server sent {e}" for e in served.errors[errors_before:]]
         results[path] = record
-    tab.close()
     # Every axe-core violation, with its impact and where it is, for people to read.
     axe = {path: record.get("axe", []) for path, record in results.items()}
     (SCREENSHOTS / "axe-violations.json").write_text(json.dumps(axe, indent=1) + "\n")
@@ -248,9 +266,12 @@ def report(found):
     return "\n" + "\n".join(f"{page}:\n  " + "\n  ".join(wrong) for page, wrong in found.items())
 
 
-def test_every_page_loads_with_no_console_error_and_no_failed_or_offsite_request(visits):
+def test_every_page_loads_with_no_console_error_and_no_failed_or_offsite_request(visits, served):
+    """A first visit to each page: no console error, no failed or off-site request, no 4xx or 5xx
+    from the server (such as /favicon.ico, asked for when a page declares no icon)."""
     found = failures(visits, lambda path, r: r["problems"])
     assert not found, report(found)
+    assert not served.errors, f"the server sent errors during the visits: {served.errors}"
     assert visits["index.html"]["url"].endswith(f"{CHAPTERS[0]}.html"), \
         "index.html does not lead to the first chapter"
 
@@ -370,34 +391,107 @@ def test_next_and_previous_walk_the_whole_book_in_toc_order(browser, site):
 
 
 def test_every_page_shows_one_search_field(visits):
-    found = failures(visits, lambda path, r: [] if r["search_fields"] == 1 else [f"{r['search_fields']} search fields"])
+    def check(path, r):
+        return [] if r["search_fields"] == 1 else [f"{r['search_fields']} search fields"]
+
+    found = failures(visits, check)
     assert not found, report(found)
 
 
-@pytest.mark.parametrize("toggle, panel", [
-    ("primary-toggle", "pst-primary-sidebar-modal"),  # the chapters
-    ("secondary-toggle", "pst-secondary-sidebar-modal"),  # this page's contents
-])
-def test_on_a_phone_the_menu_buttons_open_their_panels(browser, site, toggle, panel):
-    """On a narrow screen the sidebars fold away behind two buttons in the article header; each
-    must open its panel (with the theme's stray top bar, its hidden copies took the clicks)."""
+def open_phone_panel(tab, toggle, panel):
+    """On a phone, click the article header's ``toggle`` button; returns its open ``panel`` dialog."""
+    tab.page.set_viewport_size({"width": 390, "height": 844})
+    tab.goto(f"{CHAPTERS[1]}.html")
+    buttons = tab.page.locator(f".bd-header-article button.{toggle}")
+    assert buttons.count() == 1 and buttons.is_visible(), f"no visible {toggle} button on a phone"
+    buttons.click()
+    dialog = tab.page.locator(f"dialog#{panel}[open]")
+    dialog.wait_for(state="visible", timeout=5_000)
+    return dialog
+
+
+def test_on_a_phone_the_chapter_menu_opens_and_leads_to_every_chapter(browser, site):
+    """On a narrow screen the sidebars fold away behind two buttons in the article header (with the
+    theme's stray top bar, its hidden copies took the clicks). The first opens the book's chapters."""
     tab = Tab(browser, site)
     try:
-        tab.page.set_viewport_size({"width": 390, "height": 844})
-        tab.goto(f"{CHAPTERS[1]}.html")
-        buttons = tab.page.locator(f".bd-header-article button.{toggle}")
-        assert buttons.count() == 1 and buttons.is_visible(), f"no visible {toggle} button on a phone"
-        buttons.click()
-        dialog = tab.page.locator(f"dialog#{panel}[open]")
-        dialog.wait_for(state="visible", timeout=5_000)
-        links = dialog.locator("a").evaluate_all("as => as.map(a => a.textContent.trim())")
+        dialog = open_phone_panel(tab, "primary-toggle", "pst-primary-sidebar-modal")
+        links = dialog.locator("a").evaluate_all("as => as.map(a => a.href)")
+        target = dialog.locator(f"a[href$='{CHAPTERS[-1].rsplit('/', 1)[-1]}.html']").first
+        with tab.page.expect_navigation(wait_until="domcontentloaded"):
+            target.click()
+        arrived = tab.path()
         problems = tab.problems
     finally:
         tab.close()
-    if toggle == "primary-toggle":
-        assert "The L2 loss" in links and "Evaluation" in links, links
-    else:
-        assert "Parameters are variables" in links, links
+    pages = {urlsplit(link).path.lstrip("/") for link in links}
+    assert {f"{c}.html" for c in CHAPTERS} <= pages, f"the phone menu leads to {sorted(pages)}"
+    assert arrived == f"{CHAPTERS[-1]}.html"
+    assert not problems, problems
+
+
+def test_on_a_phone_the_contents_menu_opens_and_jumps_to_its_sections(browser, site):
+    """The second button opens this page's contents: links to the page's own sections, which go there."""
+    tab = Tab(browser, site)
+    try:
+        dialog = open_phone_panel(tab, "secondary-toggle", "pst-secondary-sidebar-modal")
+        anchors = dialog.locator("a").evaluate_all("as => as.map(a => a.getAttribute('href'))")
+        missing = tab.page.evaluate(
+            "hs => hs.filter(h => !(h.startsWith('#') && document.getElementById(h.slice(1))))", anchors)
+        last = dialog.locator("a").last
+        last.click()
+        tab.page.wait_for_function("h => location.hash === h", arg=anchors[-1], timeout=5_000)
+        in_view = tab.page.locator(f"[id='{anchors[-1][1:]}']").evaluate(
+            "e => { const r = e.getBoundingClientRect(); return r.top >= 0 && r.top < innerHeight; }")
+        problems = tab.problems
+    finally:
+        tab.close()
+    assert len(anchors) >= 2, f"the contents menu has {anchors}"
+    assert not missing, f"contents links to no section of the page: {missing}"
+    assert in_view, f"after a click on {anchors[-1]} its section is not in view"
+    assert not problems, problems
+
+
+def click_download(tab, kind):
+    """Open the page's download menu and click its ``kind`` link; the download that gave."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    tab.page.locator(".dropdown-download-buttons button.dropdown-toggle").click()
+    try:
+        with tab.page.expect_download(timeout=10_000) as download:
+            tab.page.locator(f"a.btn-download-{kind}-button").click()
+    except PlaywrightTimeout:
+        pytest.fail(f"the {kind} link downloaded nothing within 10 s (opened {tab.context.pages[-1].url})")
+    return download.value
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=[c.rsplit("/", 1)[-1] for c in CHAPTERS])
+def test_the_download_menu_saves_the_source_and_the_executed_notebook(browser, site, built_book, chapter):
+    """Static hosts show an .ipynb link as raw JSON in a tab; the menu's links must save the file."""
+    name = chapter.rsplit("/", 1)[-1]
+    tab = Tab(browser, site)
+    try:
+        tab.goto(f"{chapter}.html")
+        saved = {}
+        for kind, suffix in (("source", ".md"), ("notebook", ".ipynb")):
+            download = click_download(tab, kind)
+            saved[suffix] = (download.suggested_filename, download.path().read_bytes())
+        tabs = len(tab.context.pages)
+        problems = tab.problems
+    finally:
+        tab.close()
+    names = [saved[".md"][0], saved[".ipynb"][0]]
+    assert names == [f"{name}.md", f"{name}.ipynb"], f"the downloads are named {names}"
+    for suffix, (_, data) in saved.items():
+        assert data == (built_book / "html" / "_sources" / f"{chapter}{suffix}").read_bytes(), suffix
+    # The executed notebook: every code cell run once, in order, no error, each figure cell's figure.
+    code = [c for c in json.loads(saved[".ipynb"][1])["cells"] if c["cell_type"] == "code"]
+    counts = [c["execution_count"] for c in code]
+    assert counts == list(range(1, len(code) + 1)), f"{name}.ipynb: not executed ({counts})"
+    assert not [o for c in code for o in c["outputs"] if o["output_type"] == "error"]
+    figures = [c for c in code if "figure" in c["metadata"].get("mystnb", {})]
+    assert all(any(k.startswith("image/") for o in c["outputs"] for k in o.get("data", {})) for c in figures)
+    assert tabs == 1, "a download opened another tab"
     assert not problems, problems
 
 
