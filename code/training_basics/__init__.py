@@ -14,6 +14,7 @@ One module per idea, in the order the book teaches them:
 ``learning_rate``   ``sweep`` (many learning rates at once), ``factor_bounds``, ``standardize``
 ``optimizers``      ``train_with_optimizer`` (a Keras optimizer), ``momentum_factor``
 ``interactive``     Vega-Lite figures with no kernel (imported on use: it loads Altair)
+``distributed``     the same loop on ``tf.distribute``: ``train_distributed``, ``split_cpu``, ``run_workers``
 ``keras_model``     ``KerasModel`` (``add_weight``), ``CustomStepModel``, ``WeightHistory``, ``ways_to_train``
 ``noise``           noisy data: ``normal_equations``, ``expected_test_mse``, ``optimum_errors``
 ``plots``           figures (each function returns a ``Figure``)
@@ -32,10 +33,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # oneDNN may reorder floating-point sums; off, two runs give identical bits.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
-from . import compiled, keras_model, plots  # noqa: E402
+from . import compiled, distributed, keras_model, plots  # noqa: E402
 from .checks import TrainingDivergedError  # noqa: E402
 from .data import NUM_EXAMPLES, SEED, TEST_SEED, Dataset, TRUE_b, TRUE_w, synthesize  # noqa: E402
 from .display import show_source  # noqa: E402
+from .distributed import CheckpointError, WorkerError, run_workers, split_cpu, train_distributed  # noqa: E402
 from .evaluation import Evaluation, evaluate  # noqa: E402
 from .keras_model import (  # noqa: E402
     CustomStepModel,
@@ -70,6 +72,12 @@ from .reference import (  # noqa: E402
 from .training import History, train, train_step  # noqa: E402
 
 __all__ = [
+    "train_distributed",
+    "split_cpu",
+    "run_workers",
+    "distributed",
+    "WorkerError",
+    "CheckpointError",
     "CustomStepModel",
     "Dataset",
     "Evaluation",
