@@ -152,12 +152,6 @@ def test_bad_input_raises_an_error_that_names_the_value(call, message):
         call()
 
 
-def test_every_public_function_names_the_chapter_that_teaches_it():
-    for name, obj in vars(noise).items():
-        if inspect.isfunction(obj) and not name.startswith("_") and obj.__module__ == noise.__name__:
-            assert "Taught in: book/noisy-data.md" in inspect.getdoc(obj), name
-
-
 # --- figures ----------------------------------------------------------------------------------------
 
 

@@ -156,23 +156,3 @@ def test_evaluate_reports_errors_against_the_truth(data, lab_history):
     assert ev.predictions.shape == (1000,)
     expected = np.mean((test.y.numpy() - ev.predictions) ** 2)
     assert ev.test_mse == pytest.approx(float(expected), rel=1e-5)
-
-
-def test_every_public_function_of_these_modules_names_the_chapter_that_teaches_it():
-    import inspect
-    import re
-    from pathlib import Path
-
-    from training_basics import compiled, evaluation, plots, training
-
-    book = Path(__file__).resolve().parent.parent / "book"
-    for module in (training, compiled, evaluation, plots):
-        for name, obj in vars(module).items():
-            if name.startswith("_") or getattr(obj, "__module__", None) != module.__name__:
-                continue
-            if not (inspect.isfunction(obj) or inspect.isclass(obj)) or name == "Figure":
-                continue
-            match = re.search(r"Taught in: (.+)", inspect.getdoc(obj) or "")
-            assert match, f"{module.__name__}.{name} names no chapter"
-            for chapter in re.findall(r"book/([\w-]+\.md)", match.group(1)):
-                assert (book / chapter).is_file(), f"{module.__name__}.{name}: {chapter}"

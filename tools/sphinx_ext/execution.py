@@ -129,7 +129,8 @@ def execute_stale(app, env, docnames):
         if failed:
             raise ExtensionError(f"{len(failed)} page(s) failed to execute; tracebacks in {reports}")
         for uri in result.succeeded:
-            seconds[env.path2doc(uri)] = cache.get_cached_project_nb(uri).data.get("execution_seconds")
+            record = cache.get_cached_project_nb(uri)  # None if the page was edited meanwhile
+            seconds[env.path2doc(uri)] = record.data.get("execution_seconds") if record else None
     seconds_in_all = round(time.perf_counter() - t0, 3)
     app.book_execution = {"executor": name, "executed": seconds, "seconds": seconds_in_all}
 
