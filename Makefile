@@ -76,7 +76,7 @@ serve:
 # The chapters open as notebooks in JupyterLab, as on Binder: postBuild, run with this
 # environment's jupyter, makes jupytext JupyterLab's default viewer for Markdown here too.
 lab: $(STAMP)
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ./postBuild
+	PATH="$(abspath $(VENV))/bin:$$PATH" ./postBuild
 	$(VENV)/bin/jupyter lab $(LAB_ARGS) book/intro.md
 
 bench: $(STAMP)
