@@ -1,0 +1,173 @@
+"""training_basics.distributed: the lab's loop under tf.distribute gives the lab's numbers.
+
+Three key tests: MirroredStrategy on two logical CPU devices reproduces the single-device
+history; two MultiWorkerMirroredStrategy workers end where one process ends; a worker
+SIGKILLed mid-training, all restarted from the last checkpoint, end where an uninterrupted
+run ends, with every step once in the history. Worker processes are bounded by run_workers'
+timeout and killed in its finally block; the tests check that none is left behind.
+"""
+
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+import psutil
+import pytest
+import tensorflow as tf
+
+import training_basics as tb
+
+EPOCHS, LR = 15, 0.1
+TOLERANCE = dict(rtol=1e-6, atol=1e-6)  # float32: sums split across replicas round differently
+
+# MirroredStrategy needs two logical CPU devices, which TensorFlow fixes when it first runs an
+# operation: in this test process it has long since run one, so the comparison runs in a fresh one.
+MIRRORED = """
+import json, training_basics as tb, tensorflow as tf
+devices = tb.split_cpu(2)
+strategy = tf.distribute.MirroredStrategy(devices)
+x, y = tb.synthesize()
+h, ref = tb.train_distributed(strategy, x, y, epochs=15, learning_rate=0.1), tb.train(tb.Model(), x, y)
+print(json.dumps({"replicas": strategy.num_replicas_in_sync, "devices": devices,
+                  "run": [h.w.tolist(), h.b.tolist(), h.loss.tolist(), h.final_w, h.final_b],
+                  "ref": [ref.w.tolist(), ref.b.tolist(), ref.loss.tolist(), ref.final_w, ref.final_b]}))
+"""
+
+
+@pytest.fixture(scope="module")
+def lab():
+    x, y = tb.synthesize()
+    return tb.train(tb.Model(), x, y, epochs=EPOCHS, learning_rate=LR)
+
+
+@pytest.fixture(scope="module")
+def two_workers():
+    return tb.run_workers(2, epochs=EPOCHS, learning_rate=LR, timeout=150)
+
+
+def assert_same_history(run, ref, **tolerance):
+    for name in ("w", "b", "loss"):
+        np.testing.assert_allclose(getattr(run, name), getattr(ref, name), err_msg=name, **tolerance)
+    np.testing.assert_allclose([run.final_w, run.final_b], [ref.final_w, ref.final_b], **tolerance)
+
+
+def no_children_left():
+    time.sleep(0.2)
+    return [p.cmdline() for p in psutil.Process().children(recursive=True) if p.is_running()
+            and p.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_mirrored_on_two_logical_cpus_reproduces_the_single_device_history():
+    out = subprocess.run([sys.executable, "-c", MIRRORED], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.splitlines()[-1])
+    assert result["replicas"] == 2 and len(result["devices"]) == 2
+    for got, want in zip(result["run"], result["ref"], strict=True):
+        np.testing.assert_allclose(got, want, **TOLERANCE)
+
+
+def test_two_workers_end_where_one_process_ends(two_workers, lab):
+    assert_same_history(two_workers["history"], lab, **TOLERANCE)
+    assert len(set(two_workers["final"])) == 1  # both workers hold the same w and b
+    assert two_workers["history"].epoch.tolist() == list(range(EPOCHS))
+    assert no_children_left() == []
+
+
+def test_killed_worker_resumed_from_checkpoint_ends_as_uninterrupted(tmp_path, two_workers):
+    run = tb.run_workers(2, epochs=EPOCHS, learning_rate=LR, checkpoint_dir=tmp_path, every=5, kill_at_step=7,
+                         timeout=200)
+    assert "launcher: SIGKILL to worker 1 after step 7" in run["events"]
+    assert "worker 0: resumed from ckpt-5 (5 steps done)" in run["events"]
+    history = run["history"]
+    assert history.epoch.tolist() == list(range(EPOCHS))  # no step lost, none repeated
+    assert_same_history(history, two_workers["history"], rtol=0, atol=0)
+    assert len(set(run["final"])) == 1
+    assert no_children_left() == []
+
+
+def test_a_worker_that_fails_to_start_is_a_clear_error_not_a_hang():
+    start = time.monotonic()
+    expected = r"worker 1 exited with code 1 before training finished(.|\n)*--fail"
+    with pytest.raises(tb.WorkerError, match=expected):
+        tb.run_workers(2, timeout=90, fail_worker=1)
+    assert time.monotonic() - start < 60
+    assert no_children_left() == []
+
+
+def test_workers_are_bounded_in_time_and_killed():
+    with pytest.raises(tb.WorkerError, match=r"did not finish within 1 s"):
+        tb.run_workers(2, timeout=1)
+    assert no_children_left() == []
+
+
+def test_the_command_line_runs_two_workers():
+    command = [sys.executable, "-m", "training_basics.distributed", "--workers", "2", "--epochs", "3"]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=150)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stderr == ""
+    assert out.stdout.splitlines()[-1] == "all 2 workers hold the same w and b: True"
+
+
+def test_resume_in_one_process_continues_at_the_saved_step(tmp_path, lab):
+    x, y = tb.synthesize()
+    strategy = tf.distribute.get_strategy()
+    stop = tmp_path / "stopped"
+
+    def stop_after_7(step, w, b, loss):
+        if step == 7:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        tb.train_distributed(strategy, x, y, epochs=EPOCHS, checkpoint_dir=stop, every=5, log=stop_after_7)
+    resumed = tb.train_distributed(strategy, x, y, epochs=EPOCHS, checkpoint_dir=stop, every=5, resume=True)
+    assert resumed.epoch.tolist() == list(range(EPOCHS))
+    assert_same_history(resumed, lab, **TOLERANCE)
+    assert sorted(p.name for p in stop.glob("*.index")) == ["ckpt-10.index", "ckpt-15.index"]  # max_to_keep=2
+
+
+def test_checkpoint_errors_name_the_file(tmp_path):
+    x, y = tb.synthesize()
+    strategy = tf.distribute.get_strategy()
+    with pytest.raises(FileNotFoundError, match=f"{tmp_path}/checkpoint is missing"):
+        tb.train_distributed(strategy, x, y, epochs=4, checkpoint_dir=tmp_path, resume=True)
+    tb.train_distributed(strategy, x, y, epochs=4, checkpoint_dir=tmp_path, every=2)
+    with pytest.raises(FileExistsError, match=f"{tmp_path} already holds checkpoint {tmp_path}/ckpt-4"):
+        tb.train_distributed(strategy, x, y, epochs=4, checkpoint_dir=tmp_path)
+    data = tmp_path / "ckpt-4.data-00000-of-00001"
+    corrupt = bytearray(data.read_bytes())
+    corrupt[-8:] = bytes(8)
+    data.write_bytes(bytes(corrupt))
+    with pytest.raises(tb.CheckpointError, match=f"checkpoint {tmp_path}/ckpt-4 .*Checksum does not match"):
+        tb.train_distributed(strategy, x, y, epochs=4, checkpoint_dir=tmp_path, resume=True)
+    data.write_bytes(bytes(corrupt[:20]))
+    with pytest.raises(tb.CheckpointError, match=f"checkpoint {tmp_path}/ckpt-4 .*cannot be read"):
+        tb.train_distributed(strategy, x, y, epochs=4, checkpoint_dir=tmp_path, resume=True)
+    data.unlink()
+    with pytest.raises(FileNotFoundError, match=f"{data} is missing"):
+        tb.train_distributed(strategy, x, y, epochs=4, checkpoint_dir=tmp_path, resume=True)
+    other = tmp_path / "other"
+    tb.train_distributed(strategy, x, y, epochs=4, checkpoint_dir=other, every=2)
+    with pytest.raises(tb.CheckpointError, match=f"checkpoint {other}/ckpt-4 .*cannot be read"):
+        tb.train_distributed(strategy, x, y, epochs=5, checkpoint_dir=other, resume=True)  # another run's
+
+
+def test_bad_input_is_named():
+    x, y = tb.synthesize(10)
+    with pytest.raises(TypeError, match="strategy must be a tf.distribute.Strategy, got str"):
+        tb.train_distributed("mirrored", x, y)
+    with pytest.raises(ValueError, match="kill_at_step=3 needs workers >= 2, a checkpoint_dir"):
+        tb.run_workers(2, kill_at_step=3)
+    with pytest.raises(ValueError, match="workers must be >= 1, got 0"):
+        tb.run_workers(0)
+    with pytest.raises(ValueError, match="every must be >= 1, got 0"):
+        tb.train_distributed(tf.distribute.get_strategy(), x, y, checkpoint_dir="/tmp/unused-dist", every=0)
+
+
+def test_split_cpu_too_late_says_so():
+    tf.constant(1.0) + 1  # TensorFlow has initialized its devices
+    wanted = len(tf.config.list_logical_devices("CPU")) + 1
+    expected = f"TensorFlow has already initialized .* split_cpu\\({wanted}\\) before"
+    with pytest.raises(RuntimeError, match=expected):
+        tb.split_cpu(wanted)
