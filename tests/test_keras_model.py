@@ -163,10 +163,3 @@ def test_timing_checks_its_arguments(data):
         tb.ways_to_train(data.x, data.y[:10])
     with pytest.raises(ValueError, match="repeat must be >= 1, got 0"):
         tb.time_per_epoch(lambda: None, 15, repeat=0)
-
-
-def test_every_public_name_of_the_module_says_where_it_is_taught():
-    for name in ("KerasModel", "CustomStepModel", "RawVariableModel", "WeightHistory", "untracked_variables",
-                 "ways_to_train", "time_per_epoch"):
-        assert "Taught in: book/keras.md" in getattr(tb, name).__doc__, name
-    assert "Taught in: book/keras.md" in tb.keras_model.check_keras_trainable.__doc__
