@@ -37,7 +37,14 @@ from . import compiled, distributed, keras_model, plots  # noqa: E402
 from .checks import TrainingDivergedError  # noqa: E402
 from .data import NUM_EXAMPLES, SEED, TEST_SEED, Dataset, TRUE_b, TRUE_w, synthesize  # noqa: E402
 from .display import show_source  # noqa: E402
-from .distributed import CheckpointError, WorkerError, run_workers, split_cpu, train_distributed  # noqa: E402
+from .distributed import (  # noqa: E402
+    CheckpointError,
+    WorkerError,
+    run_workers,
+    seconds_per_step,
+    split_cpu,
+    train_distributed,
+)
 from .evaluation import Evaluation, evaluate  # noqa: E402
 from .keras_model import (  # noqa: E402
     CustomStepModel,
@@ -116,6 +123,7 @@ __all__ = [
     "optimum_errors",
     "plots",
     "seconds_per_epoch",
+    "seconds_per_step",
     "show_source",
     "standardize",
     "sweep",
