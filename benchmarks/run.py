@@ -264,6 +264,51 @@ def bench_keras(repeat):
     return {"epochs_per_call": epochs, "per_epoch_us": {name: summary(s) for name, s in samples.items()}}
 
 
+def bench_distributed(repeat):
+    """book/distribute.md: seconds per step on one device and under MirroredStrategy on two logical CPUs
+    (in a fresh process: logical devices must be set before TensorFlow's first operation), the time to
+    restore a checkpoint in-process, and two-worker runs on 127.0.0.1, plain and with a SIGKILL and a
+    restart from the last checkpoint (their difference: what the restart costs)."""
+    import sys
+
+    import training_basics as tb
+
+    script = (
+        "import json, tempfile, time, training_basics as tb, tensorflow as tf\n"
+        "devices = tb.split_cpu(2)\n"
+        "x, y = tb.synthesize()\n"
+        "mirrored, one = tf.distribute.MirroredStrategy(devices), tf.distribute.get_strategy()\n"
+        "out = {'one_device_step_us': [], 'mirrored_2_step_us': [], 'restore_s': []}\n"
+        f"for _ in range({repeat}):\n"
+        "    out['one_device_step_us'].append(tb.seconds_per_step(one, x, y) * 1e6)\n"
+        "    out['mirrored_2_step_us'].append(tb.seconds_per_step(mirrored, x, y) * 1e6)\n"
+        "    folder = tempfile.mkdtemp()\n"
+        "    tb.train_distributed(one, x, y, checkpoint_dir=folder)\n"
+        "    t = time.perf_counter()\n"
+        "    tb.train_distributed(one, x, y, checkpoint_dir=folder, resume=True)\n"  # 15 of 15 done: restore
+        "    out['restore_s'].append(time.perf_counter() - t)\n"
+        "print(json.dumps(out))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
+                          check=True)
+    samples = json.loads(done.stdout.splitlines()[-1])
+    runs = max(1, min(repeat, 3))  # each run starts TensorFlow in 2 or 4 processes
+    plain, killed = [], []
+    for _ in range(runs):
+        t = time.perf_counter()
+        tb.run_workers(2, timeout=300)
+        plain.append(time.perf_counter() - t)
+        with tempfile.TemporaryDirectory() as tmp:
+            t = time.perf_counter()
+            tb.run_workers(2, checkpoint_dir=tmp, every=5, kill_at_step=7, timeout=300)
+            killed.append(time.perf_counter() - t)
+    results = {name: summary(values) for name, values in samples.items()}
+    results["two_workers_s"] = summary(plain)
+    results["two_workers_killed_and_resumed_s"] = summary(killed)
+    results["restart_cost_s"] = statistics.median(killed) - statistics.median(plain)
+    return results
+
+
 def per_call(fn, repeat, calls):
     fn()
     samples = []
@@ -327,6 +372,14 @@ def table(results):
         eager = per_epoch["eager loop (train_step)"]["median"]
         for name, stats in list(per_epoch.items())[1:]:
             add(f"keras: eager / {name}", eager / stats["median"], "×")
+    d = results.get("distributed")
+    if d:
+        add("distribute: one device, per step", d["one_device_step_us"], "µs")
+        add("distribute: MirroredStrategy on 2 logical CPUs, per step", d["mirrored_2_step_us"], "µs")
+        add("distribute: restore a checkpoint (one process)", d["restore_s"], "s")
+        add("distribute: 2 workers on 127.0.0.1, 15 steps", d["two_workers_s"], "s")
+        add("distribute: the same, SIGKILL at step 7 and restart", d["two_workers_killed_and_resumed_s"], "s")
+        add("distribute: restart from the checkpoint, extra time", d["restart_cost_s"], "s")
     width = max(len(r[0]) for r in rows)
     lines = [f"{'measure':<{width}}  {'median':>12}  {'min–max':>17}  target", "-" * (width + 44)]
     lines += [f"{n:<{width}}  {m:>12}  {s:>17}  {tg}" for n, m, s, tg in rows]
@@ -353,6 +406,7 @@ def main():
         results["fresh_clone"] = bench_fresh_clone(args.repeat)
     results["training"] = bench_training(max(args.repeat, 5))
     results["keras"] = bench_keras(max(args.repeat, 5))
+    results["distributed"] = bench_distributed(args.repeat)
     import tensorflow as tf
 
     results["machine"]["tensorflow"] = tf.__version__
