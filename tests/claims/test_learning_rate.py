@@ -42,6 +42,37 @@ def optimizers(lab):
 # --- A sweep of learning rates ----------------------------------------------------------------------
 
 
+def test_learning_rate__sweep__the_loop_of_the_sweep_is_shown(lab):
+    assert CHAPTER.says("Its loop, `_descend`, is the training loop's with $K$ models in place of one")
+    assert "tb.show_source(tb.learning_rate._descend)" in CHAPTER.source
+    assert "tb.show_source(tb.learning_rate._losses)" in CHAPTER.source
+    shown = tb.show_source(tb.learning_rate._descend).data
+    assert "tf.GradientTape()" in shown and "ws.assign_sub(lrs * dw)" in shown and "TensorArray" in shown
+
+
+def test_learning_rate__sweep__the_measured_factor_is_the_kth_root_above_a_thousandth(lab):
+    assert CHAPTER.says("the factor is $(e_k/e_0)^{1/k}$, taken at the last epoch whose error is still above "
+                        "a thousandth of $e_0$")
+    w, b = lab["runs"].w.astype(np.float64), lab["runs"].b.astype(np.float64)
+    error = np.hypot(w - lab["optimum"][0], b - lab["optimum"][1])
+    for k, row in enumerate(error):
+        last = max([i for i in range(len(row)) if row[i] >= 1e-3 * row[0]] + [1])
+        assert lab["measured"][k] == pytest.approx((row[last] / row[0]) ** (1 / last), rel=1e-12)
+
+
+def test_learning_rate__sweep__what_the_alt_text_says_of_the_band(lab):
+    assert CHAPTER.says("narrow on the left, pinched to a point at the bottom of the V, and widening to the "
+                        "right, widest at 1.1")
+    low, high = lab["bounds"]
+    width = high - low
+    eta = np.linspace(0.01, 1.1, 500)
+    fine = np.abs(1 - eta[:, None] * np.array([lab["lam_min"], lab["lam_max"]]))
+    fine_width = fine.max(axis=1) - fine.min(axis=1)
+    assert fine_width[np.argmin(np.abs(eta - lab["best"]))] < 2e-3  # pinched at eta*
+    assert np.argmax(width) == len(RATES) - 1 and width[:3].max() < 0.25 * width[-1]
+    assert np.all(np.diff(width[RATES > 0.55]) > 0)
+
+
 def test_learning_rate__sweep__every_run_lies_where_the_theory_puts_it(lab):
     assert CHAPTER.says("Every run in {numref}`fig-lr-sweep` lies where the theory puts it.")
     low, high = lab["bounds"]
@@ -95,6 +126,11 @@ def test_learning_rate__overshooting__signs_of_the_factors_between_1_and_2_over_
 def test_learning_rate__overshooting__at_0_9_the_error_in_w_changes_sign_every_step(lab):
     assert CHAPTER.says("both factors are negative: the error in $w$ changes sign at each of the steps shown "
                         "while it shrinks, where at the lab's {glue:text}`lr-lab-lr:.1f` it keeps its sign")
+    assert CHAPTER.says("above both $1/\\lambda_\\text{max} =$ {glue:text}`lr-half-largest:.3f` and "
+                        "$1/\\lambda_\\text{min} =$ {glue:text}`lr-half-smallest:.3f`, "
+                        "both factors are negative")
+    assert 0.9 > 1 / lab["lam_min"] > 1 / lab["lam_max"]  # above 1/lambda_max alone, only one is negative
+    assert np.sum(tb.contraction_factors(lab["x"], 0.51) < 0) == 1
     assert np.all(tb.contraction_factors(lab["x"], 0.9) < 0)
     over = tb.train(tb.Model(), lab["x"], lab["y"], epochs=15, learning_rate=0.9)
     error = over.w[:6] - lab["optimum"][0]  # the steps the chapter prints
@@ -135,6 +171,9 @@ def test_learning_rate__the_loss_as_a_sum__about_200_times_farther_and_diverges_
     b.assign_sub(0.1 * db)
     second = tf.reduce_sum(tf.square(lab["y"] - (w * lab["x"] + b)))
     assert float(second) > 1e4 * float(first)
+    assert CHAPTER.says("the loss grows {glue:text}`lr-sum-growth:,.0f`-fold in the first step alone")
+    smallest, largest = np.sort(np.abs(factors))  # the loss grows by a factor squared, between the two
+    assert smallest**2 < float(second) / float(first) < largest**2
 
 
 # --- Conditioning -----------------------------------------------------------------------------------
@@ -190,10 +229,35 @@ def test_learning_rate__optimizer__compiled_changes_no_number(lab):
     np.testing.assert_array_equal(runs[0].loss, runs[1].loss)
 
 
+def test_learning_rate__optimizer__plain_sgd_at_0_1_on_the_round_bowl_not_its_best_rate(lab, optimizers):
+    assert CHAPTER.says("plain SGD at the lab's 0.1 on the round bowl and at the shifted bowl's best rate "
+                        "$\\eta^*$ on the shifted one, momentum 0.9 at the same rate as plain SGD")
+    assert CHAPTER.says("it reaches float32 rounding well within the 100 steps (at $\\eta^*$ it would take a "
+                        "handful)")
+    assert abs(lab["best"] - 0.1) > 0.3  # 0.1 is not the round bowl's best rate
+    loss = optimizers["round"]["sgd"].loss
+    assert loss[70] < 1e-11 * loss[0] and np.ptp(loss[75:]) < 1e-12  # flat at rounding from about step 70
+    best = tb.train(tb.Model(), lab["x"], lab["y"], epochs=6, learning_rate=lab["best"])
+    assert np.hypot(best.final_w - lab["optimum"][0], best.final_b - lab["optimum"][1]) < 1e-5
+
+
+def test_learning_rate__optimizer__on_the_round_bowl_both_swing_through_along_the_starting_line(optimizers):
+    assert CHAPTER.says("it overshoots the minimum and swings back and forth through it, along the line it "
+                        "started on")
+    assert CHAPTER.says("so it too overshoots and swings through the minimum")
+    for name in ["momentum", "adam"]:
+        run = optimizers["round"][name]
+        e = np.stack([run.w - 3.0, run.b - 2.0])  # the start (2, 1) lies on the diagonal w - 3 = b - 2
+        along, across = (e[0] + e[1]) / np.sqrt(2), (e[0] - e[1]) / np.sqrt(2)
+        assert np.abs(across).max() < 0.05 * np.abs(along).max(), name
+        assert np.sum(np.diff(np.sign(along[along != 0])) != 0) >= 3, name  # back and forth
+
+
 def test_learning_rate__optimizer__on_the_round_bowl_momentum_and_adam_end_above_plain_sgd(optimizers):
     assert CHAPTER.says("Momentum 0.9 makes it worse")
     assert CHAPTER.says("Adam at a constant rate never settles")
     r = optimizers["round"]
+    assert CHAPTER.says("its loss ends bumping up and down far above plain descent's")
     assert r["momentum"].loss[-1] > 1e3 * r["sgd"].loss[-1] and r["adam"].loss[-1] > 1e3 * r["sgd"].loss[-1]
     assert np.any(np.diff(r["adam"].loss[20:]) > 0)  # it goes up again: jitter
 
@@ -203,6 +267,12 @@ def test_learning_rate__optimizer__momentum_rate_is_sqrt_beta_in_every_direction
     shifted_best = 2 / np.linalg.eigvalsh(tb.hessian(lab["shifted_x"])).sum()
     for x, eta in [(lab["x"], 0.1), (lab["shifted_x"], shifted_best)]:
         assert tb.momentum_factor(x, eta, 0.9) == pytest.approx(np.sqrt(0.9))
+    assert CHAPTER.says("between $(1 - \\sqrt{\\beta})^2$ and $(1 + \\sqrt{\\beta})^2$: "
+                        "here the flat one only just does")
+    low, high = (1 - np.sqrt(0.9)) ** 2, (1 + np.sqrt(0.9)) ** 2
+    flat, steep = shifted_best * np.linalg.eigvalsh(tb.hessian(lab["shifted_x"]))
+    assert low < flat < 1.1 * low and steep < high
+    assert tb.momentum_factor(lab["shifted_x"], 0.9 * shifted_best, 0.9) > np.sqrt(0.9) + 1e-3  # outside
 
 
 def test_learning_rate__optimizer__on_the_shifted_bowl_sgd_barely_moves_momentum_faster_adam_best(optimizers):
@@ -212,6 +282,18 @@ def test_learning_rate__optimizer__on_the_shifted_bowl_sgd_barely_moves_momentum
     assert s["sgd"].loss[-1] > 0.5 * s["sgd"].loss[0]
     assert s["momentum"].loss[-1] < 1e-3 * s["sgd"].loss[-1]
     assert s["adam"].loss[-1] < s["momentum"].loss[-1]
+
+
+def test_learning_rate__optimizer__the_alt_text_sgd_zigzags_across_the_shifted_valley(lab, optimizers):
+    assert CHAPTER.says("the red SGD path zigzags across the valley, from wall to wall between "
+                        "the black diamond at w = 2, b = 1 and w = 4, its jumps barely shrinking, "
+                        "and ends far from the star")
+    run = optimizers["shifted"]["sgd"]
+    _, vectors = np.linalg.eigh(tb.hessian(lab["shifted_x"]))
+    steep = vectors[:, 1] @ np.stack([run.w - 3.0, run.b - 2.0])
+    assert np.all(np.sign(steep[1:]) == -np.sign(steep[:-1]))  # across the valley at every step
+    assert abs(steep[-1]) > 0.7 * abs(steep[0])  # barely shrinking
+    assert 3.8 < run.w.max() < 4.5 and np.hypot(run.final_w - 3.0, run.final_b - 2.0) > 0.5
 
 
 # --- Exercises --------------------------------------------------------------------------------------
@@ -232,6 +314,19 @@ def test_learning_rate__exercises__the_sum_at_eta_over_n_agrees_to_rounding_not_
     assert (float(w.numpy()), float(b.numpy())) != (lab_run.final_w, lab_run.final_b)
     assert float(w.numpy()) == pytest.approx(lab_run.final_w, abs=1e-5)
     assert float(b.numpy()) == pytest.approx(lab_run.final_b, abs=1e-5)
+
+
+def test_learning_rate__exercises__on_4x_its_best_rate_takes_dozens_of_epochs_and_0_5_diverges(lab):
+    assert CHAPTER.says("One epoch suffices. On the original $4x$ it takes far more: there the same rate 0.5 "
+                        "diverges")
+    scaled = 4.0 * lab["x"]
+    low, high = np.linalg.eigvalsh(tb.hessian(scaled))
+    assert np.abs(tb.contraction_factors(scaled, 0.5)).max() > 1
+    epochs = np.ceil(np.log(1e-4 / np.sqrt(2)) / np.log((high - low) / (high + low)))
+    assert 50 < epochs < 100
+    run = tb.train(tb.Model(), scaled, tb.TRUE_w * scaled + tb.TRUE_b, epochs=int(epochs) + 1,
+                   learning_rate=2 / (low + high))
+    assert np.hypot(run.final_w - 3.0, run.final_b - 2.0) < 1e-4
 
 
 def test_learning_rate__exercises__solutions_run_alone():

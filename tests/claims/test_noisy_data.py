@@ -222,6 +222,10 @@ def test_noisy_data__measured_on_test_sets__the_difference_and_its_chance_term(r
     predicted = 2 * SIGMA * np.sqrt(np.mean(d**2) / x.size)
     assert chance_terms.std() == pytest.approx(predicted, rel=0.05)
     assert predicted > np.mean(d**2)  # "larger than the excess"
+    assert CHAPTER.says("The first term is close to the expected excess, the average of $d^2$ "
+                        "over new inputs")
+    expected = tb.expected_test_mse(h.final_w, h.final_b, SIGMA) - SIGMA**2
+    assert np.mean(d**2) == pytest.approx(expected, rel=0.1) and np.mean(d**2) != expected
 
 
 def test_noisy_data__measured_on_test_sets__on_a_million_the_expected_order(run):
@@ -351,6 +355,17 @@ def test_noisy_data__how_far__one_training_set_far_closer_or_three_or_four_times
     theory = SIGMA / np.sqrt(sizes)
     assert np.all(errors.min(axis=1) / theory < 0.01)
     assert np.all((2.5 < errors.max(axis=1) / theory) & (errors.max(axis=1) / theory < 4.5))
+
+
+def test_noisy_data__how_far__the_figure_draws_the_first_hundred_of_each_size(study):
+    assert CHAPTER.says("one grey dot per training set, for the first hundred training sets of each N; "
+                        "the root mean square over all of them for each N (blue)")
+    assert CHAPTER.says("which draws the first hundred of each size as dots")
+    sizes, errors, rms = study
+    fig = tb.plots.plot_optimum_errors(sizes, errors, SIGMA)
+    (dots,) = fig.axes[0].collections
+    np.testing.assert_array_equal(dots.get_offsets()[:, 1], errors[:, :100].ravel())
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), rms)
 
 
 def test_noisy_data__how_far__what_the_alt_text_describes(study):
