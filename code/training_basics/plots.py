@@ -342,6 +342,10 @@ def _surface_panel(ax, x, y, runs, title, equal=False):
     bs = np.concatenate([p[1] for p in kept] + [[optimum[1]]])
     pad = 0.15 * max(np.ptp(ws), np.ptp(bs), 0.5)
     w_lim, b_lim = (ws.min() - pad, ws.max() + pad), (bs.min() - pad, bs.max() + pad)
+    if equal:  # one unit as long on both axes, so a round bowl draws round
+        half = max(np.ptp(w_lim), np.ptp(b_lim)) / 2
+        w_lim = (np.mean(w_lim) - half, np.mean(w_lim) + half)
+        b_lim = (np.mean(b_lim) - half, np.mean(b_lim) + half)
     grid_w, grid_b = np.linspace(*w_lim, 121), np.linspace(*b_lim, 121)
     grid = loss_grid(x, y, grid_w, grid_b)
     heights = np.linspace(np.sqrt(grid.min()), np.sqrt(grid.max()), 16)[1:-1] ** 2
@@ -379,7 +383,7 @@ def plot_runs(x, y, runs, title="Loss surface"):
 
 
 def plot_bowls(panels):
-    """Loss surfaces side by side, each with the paths of its runs.
+    """Loss surfaces side by side, each with the paths of its runs, one unit as long on both axes.
 
     ``panels`` is a list of (title, x, y, runs): inputs and outputs of one problem, and a dict
     mapping a label to a ``History`` trained on them.
@@ -388,6 +392,6 @@ def plot_bowls(panels):
     """
     fig, axes = _figure(ncols=len(panels), width=5.0 * len(panels), height=5.0)
     for ax, (title, x, y, runs) in zip(np.atleast_1d(axes), panels, strict=True):
-        _surface_panel(ax, x, y, runs, title)
+        _surface_panel(ax, x, y, runs, title, equal=True)
         ax.legend(loc="best", fontsize=8)
     return fig
