@@ -2,8 +2,7 @@
 and, in headless Chromium against the built site, a chart that renders with no console error and no
 off-site request, and redraws when its slider is moved with the keyboard.
 
-The browser tests build the book once per session (the ``built_book`` fixture of conftest.py); set
-``LR_BUILT_HTML`` to the ``_build/html`` folder of a build made by the same strict command to reuse it.
+The browser tests use the session's build of the book (the ``built_book`` fixture of conftest.py).
 """
 
 import functools
@@ -20,6 +19,8 @@ import pytest
 import training_basics as tb
 import training_basics.interactive
 from conftest import load_tool
+
+pytestmark = pytest.mark.browser
 
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 PAGE = "book/learning-rate.html"
@@ -77,12 +78,11 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def site(request):
+def site(built_book):
     if not Path(CHROMIUM).is_file():
         pytest.skip(f"Chromium not found at {CHROMIUM}")
     pytest.importorskip("playwright.sync_api")
-    html = Path(os.environ["LR_BUILT_HTML"]) if os.environ.get("LR_BUILT_HTML") else (
-        request.getfixturevalue("built_book") / "html")
+    html = built_book / "html"
     handler = functools.partial(_Quiet, directory=str(html))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
