@@ -8,6 +8,9 @@ a cold `make book` (parallel), a no-op one, a prose-only edit and a package edit
 peak memory of the build's processes during one more cold build, untimed (sampling costs CPU).
 Then a fresh clone of HEAD to a built site: `make venv` (uv, its cache empty) and `make book`.
 
+Keras and tf.distribute: time per epoch of each way book/keras.md trains; step times under
+tf.distribute strategies, checkpoint restore and a killed-and-restarted two-worker run.
+
 Training: the lab's eager step, the same step under tf.function, the in-graph
 loop (tf.range inside one tf.function), the same with XLA, numpy's least-squares
 solve, and one compiled (XLA) training run, from the lab's start, of the number of
