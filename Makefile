@@ -44,7 +44,7 @@ $(STAMP): requirements.lock
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	sed -n '/^uv==/,/# via/p' requirements.lock > $(VENV)/uv-requirement.txt
-	$(PY) -m pip install --isolated --quiet --require-hashes --no-deps -r $(VENV)/uv-requirement.txt
+	$(PY) -m pip install --isolated --quiet --disable-pip-version-check --require-hashes --no-deps -r $(VENV)/uv-requirement.txt
 	$(VENV)/bin/uv pip sync --quiet --python $(PY) --compile-bytecode requirements.lock
 	touch $@
 

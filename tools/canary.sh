@@ -10,11 +10,12 @@ PYTHON=${PYTHON:-python3}
 dir=_build/canary
 rm -rf "$dir" && mkdir -p "$dir"
 "$PYTHON" -m venv "$dir/venv"
-"$dir/venv/bin/python" -m pip install --isolated --quiet "$(grep -m1 '^uv==' requirements.lock | cut -d' ' -f1)"
+"$dir/venv/bin/python" -m pip install --isolated --quiet --disable-pip-version-check "$(grep -m1 '^uv==' requirements.lock | cut -d' ' -f1)"
 # The direct requirements with the watched packages unpinned (keras added: TensorFlow brings it), no lock.
 {
+    # The newest of each, except jupyter-book: the newest 1.x (the book is a jupyter-book 1 book).
     sed -E -e '/^-c /d' -e "s#^-e \.\$#-e $PWD#" requirements.txt | \
-        sed -E "s/^($(echo "$WATCHED" | tr ' ' '|'))==.*/\1/"
+        sed -E "s/^($(echo "$WATCHED" | tr ' ' '|'))==.*/\1/" | sed -E 's/^jupyter-book$/jupyter-book<2/'
     echo keras
     sed -e '/^-r /d' requirements-dev.txt
 } > "$dir/requirements.txt"
