@@ -3,6 +3,7 @@
 import importlib.util
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,15 @@ def load_tool(path):
 
 
 bookbuild = load_tool("tools/bookbuild.py")
+
+
+@pytest.fixture(autouse=True)
+def no_global_tensorflow_seed():
+    """Each test ends as it began, with no global TensorFlow seed, as a fresh kernel has: a test that
+    sets one (keras.utils.set_random_seed, say) would change every later tf.data shuffle order."""
+    yield
+    if "tensorflow" in sys.modules:
+        sys.modules["tensorflow"].random.set_seed(None)
 
 
 @pytest.hookimpl(hookwrapper=True)
