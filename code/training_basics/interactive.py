@@ -101,10 +101,10 @@ def embed_html(spec, element_id, bundle_url, text):
     spec_json = json.dumps(spec, sort_keys=True, separators=(",", ":")).replace("</", "<\\/")
     options = json.dumps({"actions": False, "renderer": "svg"}, sort_keys=True)
     return HTML(
-        f'<figure class="vega-figure" aria-describedby="{element_id}-text">\n'
+        f'<div class="vega-figure" role="group" aria-describedby="{element_id}-text">\n'
         f'<div id="{element_id}" class="vega-embed-target"></div>\n'
-        f'<figcaption id="{element_id}-text">{html.escape(text)}</figcaption>\n'
-        f"</figure>\n"
+        f'<p id="{element_id}-text">{html.escape(text)}</p>\n'
+        f"</div>\n"
         f'<script type="module" src="{html.escape(bundle_url)}"></script>\n'
         f'<script type="module">\n'
         f'window.vegaEmbed("#{element_id}", {spec_json}, {options});\n'

@@ -35,6 +35,7 @@ from jupyter_cache.executors.basic import (
     JupyterExecutorLocalSerial,
 )
 from jupyter_cache.executors.utils import single_nb_execution
+from myst_nb.core.utils import coalesce_streams
 from myst_nb.ext import execution_tables
 from sphinx.errors import ExtensionError
 from sphinx.util import logging
@@ -146,7 +147,8 @@ def write_report(app, exception):
 
 
 def export_executed_notebooks(app, exception):
-    """The .ipynb downloads hold the outputs (myst-nb's copies have none), with ids made from position."""
+    """The .ipynb downloads hold the outputs (myst-nb's copies have none), ids made from position,
+    streams merged as on the page: two builds give the same files."""
     if exception is not None:
         return
     import nbformat
@@ -163,6 +165,8 @@ def export_executed_notebooks(app, exception):
         notebook.metadata.pop("source_map", None)
         for i, cell in enumerate(notebook.cells):
             cell.id = f"cell-{i}"
+            if cell.cell_type == "code":  # one output per stream, however the kernel split a print
+                cell.outputs = coalesce_streams(cell.outputs)
         nbformat.write(notebook, str(target))
 
 
