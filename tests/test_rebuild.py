@@ -139,3 +139,18 @@ def test_a_failing_cell_or_stderr_output_fails_the_build(repo, cell, expected):
             assert "ZeroDivisionError" in (repo / "_build" / "reports" / "model.log").read_text()
     finally:
         chapter.write_text(original)
+
+
+def test_a_print_split_by_the_kernel_renders_as_one_unsplit_print():
+    """The kernel may flush a print between its text and its newline; the build merges the pieces
+    before myst-nb's own merge (which would add a blank line there), so the page does not depend on it."""
+    from myst_nb.core.utils import coalesce_streams
+    from nbformat.v4 import new_output
+
+    from conftest import load_tool
+
+    execution = load_tool("tools/sphinx_ext/execution.py")
+    whole = [new_output("stream", name="stdout", text="a = 1\nb = 2\n")]
+    split = [new_output("stream", name="stdout", text=t) for t in ("a = 1", "\nb = 2", "\n")]
+    assert coalesce_streams(execution.merge_streams(split)) == coalesce_streams(whole)
+    assert coalesce_streams(split) != coalesce_streams(whole)  # what the merge is for

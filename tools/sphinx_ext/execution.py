@@ -35,7 +35,6 @@ from jupyter_cache.executors.basic import (
     JupyterExecutorLocalSerial,
 )
 from jupyter_cache.executors.utils import single_nb_execution
-from myst_nb.core.utils import coalesce_streams
 from myst_nb.ext import execution_tables
 from sphinx.errors import ExtensionError
 from sphinx.util import logging
@@ -47,11 +46,29 @@ REPORT = "execution.json"
 READ_DATA = {"name": "myst_nb_md", "type": "plugin"}
 
 
+def merge_streams(outputs):
+    """Consecutive outputs of one stream joined, text exactly as written. The kernel flushes a print
+    on a timer, sometimes between the text and its newline, and myst-nb's own merge then adds a blank
+    line: merged here first, two builds give the same page whatever the machine's load."""
+    merged = []
+    for output in outputs:
+        previous = merged[-1] if merged else None
+        if output.output_type == "stream" and previous and previous.get("name") == output.name:
+            previous.text += output.text
+        else:
+            merged.append(output)
+    return merged
+
+
 def _execute(project_nb, data):
     # Once the last cell has run, the kernel is stopped at once: a graceful shutdown spends about
     # 1.3 s of CPU per page finalizing TensorFlow, after every output has arrived.
-    return single_nb_execution(project_nb.nb, cwd=str(Path(project_nb.uri).parent), timeout=data.timeout,
-                               allow_errors=data.allow_errors, shutdown_kernel="immediate")
+    result = single_nb_execution(project_nb.nb, cwd=str(Path(project_nb.uri).parent), timeout=data.timeout,
+                                 allow_errors=data.allow_errors, shutdown_kernel="immediate")
+    for cell in project_nb.nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = merge_streams(cell.outputs)
+    return result
 
 
 class ParallelWorker(ExecutionWorkerLocalMProc):
@@ -148,7 +165,7 @@ def write_report(app, exception):
 
 def export_executed_notebooks(app, exception):
     """The .ipynb downloads hold the outputs (myst-nb's copies have none), ids made from position,
-    streams merged as on the page: two builds give the same files."""
+    streams merged: two builds give the same files."""
     if exception is not None:
         return
     import nbformat
@@ -165,8 +182,8 @@ def export_executed_notebooks(app, exception):
         notebook.metadata.pop("source_map", None)
         for i, cell in enumerate(notebook.cells):
             cell.id = f"cell-{i}"
-            if cell.cell_type == "code":  # one output per stream, however the kernel split a print
-                cell.outputs = coalesce_streams(cell.outputs)
+            if cell.cell_type == "code":  # merged already, unless myst-nb executed the page itself
+                cell.outputs = merge_streams(cell.outputs)
         nbformat.write(notebook, str(target))
 
 
