@@ -60,9 +60,8 @@ node_modules/.installed: package.json package-lock.json
 	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund --silent && touch $@; \
 	else echo "npm not found: the browser tests will skip (apt-get install npm)"; fi
 
-test: $(STAMP) node_modules/.installed
+test: lint node_modules/.installed
 	@[ -n "$${CHROMIUM:-}" ] || command -v chromium >/dev/null || echo "Chromium not found: the browser tests will skip (apt-get install chromium, or set CHROMIUM)"
-	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
 lint: $(STAMP)

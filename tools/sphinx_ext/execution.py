@@ -97,7 +97,8 @@ def fingerprint(root, config):
     for path in files:
         digest.update(path.relative_to(root).as_posix().encode() + path.read_bytes())
     settings = {k: repr(config[k]) for k in sorted(config.values) if k.startswith("nb_execution")}
-    return digest.update(json.dumps(settings).encode()) or digest.hexdigest()
+    digest.update(json.dumps(settings).encode())
+    return digest.hexdigest()
 
 
 def _cache_path(app):
@@ -107,7 +108,8 @@ def _cache_path(app):
 def config_inited(app, config):
     site_map = config.external_site_map  # _toc.yml, parsed by sphinx-external-toc
     config.include_patterns = [f"{doc}{suffix}" for doc in site_map for suffix in config.source_suffix]
-    cache, stamp = _cache_path(app), _cache_path(app) / FINGERPRINT
+    cache = _cache_path(app)
+    stamp = cache / FINGERPRINT
     current = fingerprint(Path(app.srcdir), config)
     app.book_started, app.book_cache_emptied = time.time(), False
     if not (stamp.exists() and stamp.read_text() == current):
