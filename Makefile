@@ -17,12 +17,15 @@ PORT ?= 8000
 JB_BUILD := $(VENV)/bin/jupyter-book build . -W -n --keep-going
 # Everything the site is made from: when none is newer than the site, `make book` does nothing.
 SITE := _build/html/index.html
+PDF := _build/html/custom-training-basics.pdf
 SITE_INPUTS = _config.yml _toc.yml requirements.lock $(shell find book code tools -type f -not -path '*/__pycache__/*')
 
-.PHONY: help venv book test lint serve lab bench canary clean distclean lock
+.PHONY: help venv book pdf colab test lint serve lab bench canary clean distclean lock
 
 help:
 	@echo "make book     build the site into _build/html (creates .venv on first use)"
+	@echo "make pdf      the whole book as one PDF, $(PDF) (needs Chromium)"
+	@echo "make colab    _build/colab: what the workflow publishes on the colab branch"
 	@echo "make test     run the whole test suite (lint, package, book, browser, Binder path)"
 	@echo "make serve    serve _build/html on http://127.0.0.1:$(PORT)"
 	@echo "make lab      open the chapters as notebooks in JupyterLab"
@@ -53,6 +56,19 @@ book: $(SITE)
 $(SITE): $(STAMP) $(SITE_INPUTS)
 	$(JB_BUILD)
 	touch $@
+
+# The whole book as one PDF: the single-page build, printed by Chromium (tools/pdf.py says why).
+pdf: $(PDF)
+
+$(PDF): $(SITE)
+	$(JB_BUILD) --builder singlehtml
+	$(PY) tools/pdf.py _build/singlehtml $@
+
+# The colab branch, which Colab's buttons open: the chapters' notebooks and the package they install.
+colab: $(SITE)
+	rm -rf _build/colab && mkdir -p _build/colab
+	cp -r _build/html/_notebooks/. _build/colab/
+	tar -c --exclude=__pycache__ pyproject.toml README.md code | tar -x -C _build/colab
 
 # System tools the browser tests need: Chromium (Debian's `chromium`, or $$CHROMIUM) and npm, which
 # installs axe-core from package-lock.json. `make test` says what is missing; .ci/run installs both.

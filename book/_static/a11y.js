@@ -31,12 +31,16 @@
       }
     });
     // The download menu's links opened the file in a new tab, where many static hosts show an
-    // .ipynb as raw JSON: `download` saves it under its own name (loss.ipynb) instead.
-    document.querySelectorAll("a.btn-download-source-button, a.btn-download-notebook-button")
-      .forEach(function (link) {
-        link.setAttribute("download", link.pathname.split("/").pop());
-        link.removeAttribute("target");
-      });
+    // .ipynb as raw JSON: `download` saves it under its own name (loss.ipynb) instead; the
+    // notebook without outputs as loss-no-outputs.ipynb, beside the executed loss.ipynb.
+    document.querySelectorAll("a[class*='btn-download-'][href]").forEach(function (link) {
+      var name = link.pathname.split("/").pop();
+      if (link.classList.contains("btn-download-blank-notebook-button")) {
+        name = name.replace(/\.ipynb$/, "-no-outputs.ipynb");
+      }
+      link.setAttribute("download", name);
+      link.removeAttribute("target");
+    });
   }
 
   // Font Awesome turns the <i> icons into <svg> when the page has loaded: fix before and after.

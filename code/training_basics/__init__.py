@@ -33,6 +33,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # oneDNN may reorder floating-point sums; off, two runs give identical bits.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
+import importlib.util  # noqa: E402
+
+if importlib.util.find_spec("tensorflow") is None:  # not a dependency: see pyproject.toml
+    raise ModuleNotFoundError(
+        "training_basics needs TensorFlow (2.20 or newer), which is not installed: "
+        "pip install tensorflow-cpu (or tensorflow, for a GPU)"
+    )
+
 from . import compiled, distributed, keras_model, plots  # noqa: E402
 from .checks import TrainingDivergedError  # noqa: E402
 from .data import NUM_EXAMPLES, SEED, TEST_SEED, Dataset, TRUE_b, TRUE_w, synthesize  # noqa: E402

@@ -1,0 +1,59 @@
+"""The whole book as one PDF (``make pdf``): the single-page build printed by Chromium.
+
+Chromium, not LaTeX: the figures are SVG and the interactive one is drawn by JavaScript, both of
+which a browser prints as the site shows them, and Debian's Chromium is already what the browser
+tests use (no TeX Live). Served over 127.0.0.1, as MathJax's fonts do not load from file:// URLs.
+Solutions, folded on the site, are unfolded for print.
+
+Usage: python tools/pdf.py SINGLEHTML_DIR OUTPUT.pdf
+"""
+
+import functools
+import os
+import shutil
+import sys
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium")
+
+
+class Book(SimpleHTTPRequestHandler):
+    """The single page at /: Sphinx writes it as book/intro.html with links relative to the root."""
+
+    def translate_path(self, path):
+        return super().translate_path("/book/intro.html" if path == "/" else path)
+
+    def log_message(self, *args):
+        pass
+
+
+def main(site, output):
+    if not CHROMIUM:
+        sys.exit("Chromium not found: apt-get install chromium (Debian/Ubuntu), or set CHROMIUM")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Book, directory=site))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{server.server_port}/", wait_until="load")
+            page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
+            page.evaluate("() => MathJax.startup.promise")  # every formula typeset
+            page.evaluate("""() => document.querySelectorAll('.dropdown.admonition.toggle-hidden')
+                .forEach(e => e.classList.remove('toggle-hidden'))""")
+            # Long code lines wrap instead of running off the page; a figure stays with its caption.
+            page.add_style_tag(content="pre { white-space: pre-wrap; } figure { break-inside: avoid; }")
+            page.pdf(path=output, format="A4", print_background=True, outline=True, tagged=True,
+                     margin={"top": "18mm", "bottom": "18mm", "left": "16mm", "right": "16mm"})
+            browser.close()
+    finally:
+        server.shutdown()
+    print(f"wrote {output} ({Path(output).stat().st_size / 1e6:.1f} MB)")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
