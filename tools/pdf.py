@@ -47,8 +47,14 @@ def main(site, output):
                 .forEach(e => e.classList.remove('toggle-hidden'))""")
             # Long code lines wrap instead of running off the page; a figure stays with its caption.
             page.add_style_tag(content="pre { white-space: pre-wrap; } figure { break-inside: avoid; }")
-            page.pdf(path=output, format="A4", print_background=True, outline=True, tagged=True,
-                     margin={"top": "18mm", "bottom": "18mm", "left": "16mm", "right": "16mm"})
+            page.pdf(
+                path=output,
+                format="A4",
+                print_background=True,
+                outline=True,
+                tagged=True,
+                margin={"top": "18mm", "bottom": "18mm", "left": "16mm", "right": "16mm"},
+            )
             browser.close()
     finally:
         server.shutdown()

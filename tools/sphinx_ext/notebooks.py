@@ -39,8 +39,12 @@ MYST = re.compile(r"\{[a-z:-]+\}`|^```\{|^\(.+\)=$|^:::", re.M)
 
 def chapters(app):
     site_map = app.config.external_site_map
-    about = {doc for tree in site_map[site_map.root.docname].subtrees if tree.caption == ABOUT
-             for doc in tree.files()}
+    about = {
+        doc
+        for tree in site_map[site_map.root.docname].subtrees
+        if tree.caption == ABOUT
+        for doc in tree.files()
+    }
     return [doc for doc in site_map if doc not in about]
 
 
@@ -60,7 +64,9 @@ class Page:
                 name = output.get("metadata", {}).get("scrapbook", {}).get("name")
                 if name:
                     data = output["data"]
-                    self.glued[name] = data.get("text/plain", data.get("application/papermill.record/text/plain"))
+                    self.glued[name] = data.get(
+                        "text/plain", data.get("application/papermill.record/text/plain")
+                    )
         self.exercises = {}
 
     def number(self, kind, node_id, doc=None):
@@ -95,7 +101,9 @@ class Page:
             return [], False
         if name == "note":
             return ["> **Note**", ">"] + [f"> {line}".rstrip() for line in self.content(body)], None
-        raise ExtensionError(f"{self.doc}: no Markdown form for the {{{name}}} directive (tools/sphinx_ext/notebooks.py)")
+        raise ExtensionError(
+            f"{self.doc}: no Markdown form for the {{{name}}} directive (tools/sphinx_ext/notebooks.py)"
+        )
 
     @staticmethod
     def content(body):
@@ -127,7 +135,9 @@ class Page:
                 out.append(line)
         markdown = ROLE.sub(self.role, "\n".join(out)).strip()  # a role may run over two lines
         if leftover := MYST.search(markdown):
-            raise ExtensionError(f"{self.doc}: MyST left in its notebook: {leftover[0]!r} (tools/sphinx_ext/notebooks.py)")
+            raise ExtensionError(
+                f"{self.doc}: MyST left in its notebook: {leftover[0]!r} (tools/sphinx_ext/notebooks.py)"
+            )
         return markdown, in_solution
 
 
@@ -142,7 +152,9 @@ def reader_notebook(app, docname, executed, solutions):
         elif "remove-cell" not in cell.metadata.get("tags", []) and (solutions or not in_solution):
             if not any(c.cell_type == "code" for c in cells):
                 cells.append(nbformat.v4.new_code_cell(INSTALL.format(requirement=requirement(app)).strip()))
-            source = "\n".join(line for line in cell.source.splitlines() if line != "from myst_nb import glue")
+            source = "\n".join(
+                line for line in cell.source.splitlines() if line != "from myst_nb import glue"
+            )
             cells.append(nbformat.v4.new_code_cell(source))
     for i, cell in enumerate(cells):
         cell.id = f"cell-{i}"  # from the position: two builds, one file
@@ -176,10 +188,22 @@ def add_buttons(app, pagename, templatename, context, doctree):
     pathto = context["pathto"]
     base = f"{pathto(FOLDER, 1)}/{pagename}"
     groups["download-buttons"]["buttons"][1:1] = [
-        {"type": "link", "url": f"{base}.ipynb", "text": ".ipynb, no outputs", "icon": "fas fa-code",
-         "tooltip": "Download the notebook without outputs", "label": "download-blank-notebook-button"},
-        {"type": "link", "url": f"{base}-exercises.ipynb", "text": ".ipynb, exercises", "icon": "fas fa-code",
-         "tooltip": "Download the notebook without solutions", "label": "download-exercises-notebook-button"},
+        {
+            "type": "link",
+            "url": f"{base}.ipynb",
+            "text": ".ipynb, no outputs",
+            "icon": "fas fa-code",
+            "tooltip": "Download the notebook without outputs",
+            "label": "download-blank-notebook-button",
+        },
+        {
+            "type": "link",
+            "url": f"{base}-exercises.ipynb",
+            "text": ".ipynb, exercises",
+            "icon": "fas fa-code",
+            "tooltip": "Download the notebook without solutions",
+            "label": "download-exercises-notebook-button",
+        },
     ]
     _, org, repo, _ = get_repo_parts(context)
     for button in launch:

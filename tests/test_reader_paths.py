@@ -1,0 +1,329 @@
+"""The ways to read the book besides the site: Colab, notebooks to fill in, one PDF, Codespaces.
+
+Each is used as a reader uses it: the Colab notebooks run top to bottom in a fresh Python 3.13 with
+Colab's TensorFlow 2.20 and their own install cell; the exercises notebooks run; the PDF is made by
+`make pdf` and read back with poppler; the dev container validates against its published schema.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+from bs4 import BeautifulSoup
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import KernelManager
+from nbclient import NotebookClient
+
+from conftest import ROOT, bookbuild
+
+pytestmark = pytest.mark.book
+CHAPTERS = [bookbuild.docname(p) for p in bookbuild.chapters()]
+IDS = [c.rsplit("/", 1)[-1] for c in CHAPTERS]
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+ORG_REPO = CONFIG["repository"]["url"].removeprefix("https://github.com/").strip("/")
+REQUIREMENT = f"training-basics @ git+https://github.com/{ORG_REPO}@colab"
+MYST = re.compile(r"\{[a-z:-]+\}`|```\{|^\(.+\)=$|^:::", re.M)
+# What Colab runs (googlecolab/backend-info, Aug 2026): Python 3.13, TensorFlow 2.20, Keras 3.13.
+COLAB_PYTHON, COLAB_TENSORFLOW, COLAB_KERAS = "3.13", "tensorflow==2.20.0", "keras==3.13.*"
+
+
+def notebook(built_book, chapter, suffix=""):
+    return nbformat.read(str(built_book / "html" / "_notebooks" / f"{chapter}{suffix}.ipynb"), as_version=4)
+
+
+def text(nb, kind="markdown"):
+    return "\n".join(c.source for c in nb.cells if c.cell_type == kind)
+
+
+def run(nb, cwd, kernel_dirs=None, timeout=600):
+    """Every cell, top to bottom, in a real kernel (this environment's, or the one in ``kernel_dirs``)."""
+    km = KernelManager(kernel_name="python3")
+    if kernel_dirs:
+        km = KernelManager(
+            kernel_name="colab", kernel_spec_manager=KernelSpecManager(kernel_dirs=kernel_dirs)
+        )
+    NotebookClient(nb, km=km, timeout=timeout, resources={"metadata": {"path": str(cwd)}}).execute()
+    return [
+        o
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.output_type == "error" or o.get("name") == "stderr"
+    ]
+
+
+@pytest.fixture(scope="module")
+def repo_with_site(built_book, tmp_path_factory):
+    """A copy of the repository whose _build is the session's built book: make's targets run there."""
+    repo = bookbuild.copy_repo(tmp_path_factory.mktemp("repo"))
+    (repo / "_build").symlink_to(built_book)
+    return repo
+
+
+def make(repo, target):
+    venv = bookbuild.VENV
+    result = subprocess.run(
+        [
+            "make",
+            "--no-print-directory",
+            "-o",
+            f"{venv}/.installed",
+            "-o",
+            "_build/html/index.html",
+            target,
+            f"VENV={venv}",
+        ],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, f"make {target} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    return result
+
+
+# --- The notebooks: one to run (and open in Colab), one without solutions -------------------------
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=IDS)
+def test_each_chapter_has_both_notebooks_in_markdown_that_colab_renders(built_book, chapter):
+    page = BeautifulSoup((built_book / "html" / f"{chapter}.html").read_text(), "html.parser")
+    full, exercises = notebook(built_book, chapter), notebook(built_book, chapter, "-exercises")
+    for nb in (full, exercises):
+        nbformat.validate(nb)
+        assert not [c for c in nb.cells if c.cell_type == "code" and c.outputs], (
+            "a notebook to run has outputs"
+        )
+        assert not MYST.findall(text(nb)), f"MyST left: {MYST.findall(text(nb))[:5]}"
+        assert "myst_nb" not in text(nb, "code") and "glue(" not in text(nb, "code")
+        code = [c.source for c in nb.cells if c.cell_type == "code"]
+        assert REQUIREMENT in code[0] and 'find_spec("training_basics")' in code[0], code[0]
+    # Numbers as the page shows them: every exercise's number and title, every equation's tag.
+    shown = [
+        " ".join(p.get_text(" ", strip=True).replace("\u2019", "'").split())
+        for p in page.select(".exercise .admonition-title")
+    ]
+    written = re.findall(r"^\*\*(Exercise \d+ \(.*?\))\*\*$", text(full), re.M)
+    assert [re.sub(r"\s+\(", " (", s) for s in shown] == written
+    assert written == re.findall(r"^\*\*(Exercise \d+ \(.*?\))\*\*$", text(exercises), re.M)
+    tags = [re.match(r"\((\d+)\)", e.get_text())[1] for e in page.select(".math .eqno")]
+    assert re.findall(r"\\tag\{(\d+)\}", text(full)) == tags
+    # The full notebook has every solution, the exercises notebook none.
+    assert re.findall(r"\*\*Solution to (Exercise \d+ \(.*?\))\*\*", text(full)) == written
+    assert "Solution to" not in text(exercises)
+    code = [len([c for c in nb.cells if c.cell_type == "code"]) for nb in (full, exercises)]
+    assert code[0] - code[1] == len(page.select(".solution .cell")), "solution code cells left in, or lost"
+
+
+def test_glued_numbers_are_written_in_as_the_page_shows_them(built_book):
+    nb, page = notebook(built_book, "book/model"), (built_book / "html" / "book/model.html").read_text()
+    shown = (
+        BeautifulSoup(page, "html.parser")
+        .find(lambda t: t.name == "p" and "input" in t.get_text() and "gives" in t.get_text())
+        .get_text(" ", strip=True)
+    )
+    sentence = re.search(
+        r"With \$w =\$ (\S+) and \$b =\$ (\S+), the\s+input \$x = 2\$ gives \$\\hat\{y\} =\$ (\S+)\.",
+        text(nb),
+    )
+    assert sentence, "the model chapter's sentence with w, b and y-hat is not in its notebook"
+    assert all(value in shown for value in sentence.groups()), (sentence.groups(), shown)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=IDS)
+def test_every_chapter_links_colab_to_its_notebook_on_the_colab_branch(built_book, chapter):
+    page = BeautifulSoup((built_book / "html" / f"{chapter}.html").read_text(), "html.parser")
+    colab = [a["href"] for a in page.select("a[href*='colab.research.google.com']")]
+    assert colab == [f"https://colab.research.google.com/github/{ORG_REPO}/blob/colab/{chapter}.ipynb"]
+    menu = {a.get_text(" ", strip=True): a["href"] for a in page.select(".dropdown-download-buttons a[href]")}
+    assert menu[".ipynb, no outputs"].endswith(f"_notebooks/{chapter}.ipynb"), menu
+    assert menu[".ipynb, exercises"].endswith(f"_notebooks/{chapter}-exercises.ipynb"), menu
+
+
+def test_pages_that_are_not_chapters_offer_no_colab_button(built_book):
+    others = [bookbuild.docname(p) for p in bookbuild.pages() if p not in bookbuild.chapters()]
+    assert others, "the book has an About page"
+    for doc in others:
+        assert "colab.research.google.com" not in (built_book / "html" / f"{doc}.html").read_text(), doc
+        assert not (built_book / "html" / "_notebooks" / f"{doc}.ipynb").exists(), doc
+
+
+def test_the_exercises_notebooks_run_top_to_bottom(built_book, tmp_path):
+    """For teaching: without solutions, each still runs, in this environment's kernel."""
+
+    def one(chapter):
+        return chapter, run(notebook(built_book, chapter, "-exercises"), cwd=tmp_path)
+
+    with ThreadPoolExecutor(2) as pool:
+        failed = {c: errs for c, errs in pool.map(one, CHAPTERS) if errs}
+    assert not failed, failed
+
+
+# --- Colab: a fresh Python 3.13 with TensorFlow 2.20, the install cell pointed at this checkout ----
+
+
+def python313():
+    found = shutil.which(f"python{COLAB_PYTHON}")
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    found = found or next(
+        (str(p) for p in sorted(pyenv.glob(f"versions/{COLAB_PYTHON}*/bin/python{COLAB_PYTHON}"))), None
+    )
+    if not found:
+        pytest.skip(f"no Python {COLAB_PYTHON} on PATH or in pyenv: install it to test the Colab path")
+    return found
+
+
+@pytest.fixture(scope="module")
+def colab(tmp_path_factory):
+    """A Colab-like kernel: Python 3.13 with pip, tensorflow==2.20.0 and ipykernel, nothing of ours."""
+    root = tmp_path_factory.mktemp("colab")
+    subprocess.run([python313(), "-m", "venv", str(root / "env")], check=True)
+    python = root / "env" / "bin" / "python"
+    subprocess.run(
+        [
+            str(bookbuild.VENV / "bin" / "uv"),
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            str(python),
+            COLAB_TENSORFLOW,
+            COLAB_KERAS,
+            "ipykernel",
+        ],
+        check=True,
+    )
+    spec = root / "kernels" / "colab"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "Colab-like",
+                "language": "python",
+            }
+        )
+    )
+    return root
+
+
+def test_colab_notebooks_install_the_package_and_run_top_to_bottom(repo_with_site, colab):
+    make(repo_with_site, "colab")
+    branch = repo_with_site / "_build" / "colab"
+    assert sorted(p.relative_to(branch).as_posix() for p in branch.rglob("*.ipynb")) == sorted(
+        f"{c}{s}.ipynb" for c in CHAPTERS for s in ("", "-exercises")
+    )
+    python = colab / "env" / "bin" / "python"
+    assert subprocess.run([str(python), "-c", "import training_basics"], capture_output=True).returncode != 0
+
+    def one(chapter):
+        nb = nbformat.read(str(branch / f"{chapter}.ipynb"), as_version=4)
+        install = nb.cells[[c.cell_type for c in nb.cells].index("code")]
+        install.source = install.source.replace(REQUIREMENT, f"training-basics @ {branch.as_uri()}")
+        errors = run(nb, cwd=colab, kernel_dirs=[str(colab / "kernels")])
+        return chapter, errors
+
+    first, *rest = CHAPTERS
+    failed = dict([one(first)])  # the first installs the package; the others find it
+    with ThreadPoolExecutor(2) as pool:
+        failed.update(pool.map(one, rest))
+    failed = {
+        c: [o.get("ename", o.get("text", ""))[:500] for o in errs] for c, errs in failed.items() if errs
+    }
+    assert not failed, failed
+    versions = subprocess.run(
+        [str(python), "-c", "import tensorflow, training_basics; print(tensorflow.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert versions == COLAB_TENSORFLOW.split("==")[1], "the install cell replaced Colab's TensorFlow"
+    listed = subprocess.run(
+        [str(python), "-m", "pip", "list", "--format=json"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "tensorflow-cpu" not in {p["name"] for p in json.loads(listed)}, "tensorflow-cpu beside tensorflow"
+
+
+# --- The whole book as one PDF -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pdf(repo_with_site):
+    if not (os.environ.get("CHROMIUM") or shutil.which("chromium")) or not shutil.which("pdftotext"):
+        pytest.skip("make pdf needs Chromium and poppler-utils: apt-get install chromium poppler-utils")
+    make(repo_with_site, "pdf")
+    path = repo_with_site / "_build" / "html" / "custom-training-basics.pdf"
+    text_ = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    structure = subprocess.run(
+        ["pdfinfo", "-struct", str(path)], capture_output=True, text=True, check=True
+    ).stdout
+    return path, " ".join(text_.split()), structure
+
+
+def test_the_pdf_has_every_chapter_figure_and_solution_and_no_broken_reference(pdf, built_book):
+    path, words, structure = pdf
+    missing = []
+    for chapter in (bookbuild.docname(p) for p in bookbuild.pages()):
+        page = BeautifulSoup((built_book / "html" / f"{chapter}.html").read_text(), "html.parser")
+        title = page.select_one("main h1").get_text(" ", strip=True).rstrip("#").strip()
+        captions = [" ".join(c.get_text(" ", strip=True).split()) for c in page.select("figcaption p")]
+        solutions = [
+            " ".join(s.get_text(" ", strip=True).split()) for s in page.select(".solution .admonition-title")
+        ]
+        missing += [
+            f"{chapter}: {kind} {s[:60]!r}"
+            for kind, found in (("title", [title]), ("caption", captions), ("solution", solutions))
+            for s in found
+            if s not in words
+        ]
+    assert not missing, missing
+    assert "??" not in words, "an unresolved reference"
+    # Each captioned figure is an image in the PDF's structure (Chromium tags it), next to its caption.
+    figures = len(re.findall(r"^\s*Figure\n\s*Figure\n\s*Caption$", structure, re.M))
+    captioned = sum(
+        len(
+            BeautifulSoup(
+                (built_book / "html" / f"{bookbuild.docname(doc)}.html").read_text(), "html.parser"
+            ).select("figure:has(figcaption) img")
+        )
+        for doc in bookbuild.pages()
+    )
+    assert figures == captioned > 0, (
+        f"{figures} tagged figures in the PDF, {captioned} captioned figures on the site"
+    )
+
+
+def test_the_intro_and_the_status_page_link_the_pdf(built_book):
+    for doc in ("book/intro", "book/status"):
+        page = BeautifulSoup((built_book / "html" / f"{doc}.html").read_text(), "html.parser")
+        assert page.select("a[href='../custom-training-basics.pdf']"), f"{doc} does not link the PDF"
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^PDF := _build/html/custom-training-basics\.pdf$", makefile, re.M)
+
+
+# --- Codespaces ---------------------------------------------------------------------------------
+
+
+def test_the_dev_container_is_valid_runs_our_make_targets_and_leaves_binder_alone():
+    config = ROOT / ".devcontainer" / "devcontainer.json"
+    schema = ROOT / "tests" / "schemas" / "devContainer.base.schema.json"
+    checked = subprocess.run(
+        [str(bookbuild.VENV / "bin" / "check-jsonschema"), "--schemafile", str(schema), str(config)],
+        capture_output=True,
+        text=True,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    settings = json.loads(config.read_text())
+    python = re.search(r"python:(\d+\.\d+)", settings["image"])[1]
+    assert python in {"3.11", "3.12", "3.13"}, f"the image's Python {python} is not one the book supports"
+    for key in ("onCreateCommand", "updateContentCommand"):
+        target = settings[key].removeprefix("make ")
+        dry = subprocess.run(["make", "-n", target], cwd=ROOT, capture_output=True, text=True)
+        assert dry.returncode == 0, f"{key}: make {target}: {dry.stderr}"
+    assert not (ROOT / "Dockerfile").exists(), "a root Dockerfile would replace Binder's environment"
