@@ -71,13 +71,15 @@ colab: $(SITE)
 	tar -c --exclude=__pycache__ pyproject.toml README.md code | tar -x -C _build/colab
 
 # System tools the browser tests need: Chromium (Debian's `chromium`, or $$CHROMIUM) and npm, which
-# installs axe-core from package-lock.json. `make test` says what is missing; .ci/run installs both.
+# installs axe-core from package-lock.json; the PDF's, poppler-utils. `make test` says what is
+# missing; .ci/run installs them.
 node_modules/.installed: package.json package-lock.json
 	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund --silent && touch $@; \
 	else echo "npm not found: the browser tests will skip (apt-get install npm)"; fi
 
 test: lint node_modules/.installed
 	@[ -n "$${CHROMIUM:-}" ] || command -v chromium >/dev/null || echo "Chromium not found: the browser tests will skip (apt-get install chromium, or set CHROMIUM)"
+	@command -v pdftotext >/dev/null || echo "pdftotext not found: the PDF test will skip (apt-get install poppler-utils)"
 	$(PY) -m pytest
 
 lint: $(STAMP)

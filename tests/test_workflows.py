@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT
+from conftest import ROOT, load_tool
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 CHECK = Path(sys.executable).with_name("check-jsonschema")
@@ -52,14 +52,28 @@ def test_every_push_and_pull_request_runs_the_whole_suite_on_311_and_313_as_ci_d
 def test_least_permissions_per_job_and_pages_deployed_only_from_main():
     wf, _ = _workflow()
     assert wf["permissions"] == {}
+    special = {"deploy": {"pages": "write", "id-token": "write"}, "colab-branch": {"contents": "write"}}
     for name, job in wf["jobs"].items():
-        wanted = {"pages": "write", "id-token": "write"} if name == "deploy" else {"contents": "read"}
-        assert job["permissions"] == wanted, name
-    for name in ("build", "deploy"):
+        assert job["permissions"] == special.get(name, {"contents": "read"}), name
+    for name in ("build", "deploy", "colab-branch"):
         assert "refs/heads/main" in wf["jobs"][name]["if"] and "push" in wf["jobs"][name]["if"]
     build = wf["jobs"]["build"]["steps"]
-    assert any("make book" in s.get("run", "") for s in build)
+    assert any("make book pdf colab" in s.get("run", "") for s in build)
     assert any(s.get("uses", "").startswith("actions/upload-pages-artifact@") for s in build)
+
+
+def test_the_colab_branch_is_pushed_with_what_make_colab_made_to_the_branch_the_buttons_open():
+    wf, _ = _workflow()
+    notebooks = load_tool("tools/sphinx_ext/notebooks.py")
+    job = wf["jobs"]["colab-branch"]
+    fetched = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/download-artifact@"))
+    build = wf["jobs"]["build"]["steps"]
+    uploaded = next(s for s in build if s.get("with", {}).get("name") == fetched["with"]["name"])
+    assert uploaded["with"]["path"] == "_build/colab"
+    push = next(s["run"] for s in job["steps"] if "git push" in s.get("run", ""))
+    assert f"git init -q -b {notebooks.BRANCH}" in push
+    assert push.rstrip().endswith(f'.git" {notebooks.BRANCH}')
+    assert "set -euo pipefail" in push
 
 
 def test_a_weekly_canary_runs_make_canary_and_reports():
