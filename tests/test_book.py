@@ -174,3 +174,14 @@ def test_glued_numbers_are_the_packages_results(built_book):
     for value in (history.final_w, history.final_b):
         assert f"{value:.4f}" in loop, (value, loop)
     assert f"{ev.test_mse:.4f}" in evaluation, (ev.test_mse, evaluation)
+
+
+def test_equation_references_are_not_wrapped_in_a_second_pair_of_parentheses(built_book):
+    """{eq} writes "(1)" itself: "({eq}`x`)" shows "((1))" on the page."""
+    doubled = {}
+    for source in PAGES:
+        page = (built_book / "html" / f"{bookbuild.docname(source)}.html").read_text()
+        text = BeautifulSoup(page, "html.parser").select_one("main").get_text(" ")
+        if found := re.findall(r"\(\s*\(\d+\)\s*\)", text):
+            doubled[source.name] = found
+    assert not doubled, doubled
