@@ -38,6 +38,7 @@ OFFLINE = ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", "--disabl
 
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 CHAPTERS = [bookbuild.docname(p) for p in bookbuild.pages()]  # "book/intro", ...
+READER_CHAPTERS = [bookbuild.docname(p) for p in bookbuild.chapters()]  # with notebooks to run elsewhere
 # index.html only redirects to the first chapter; it is visited for its redirect.
 PAGES = ["index.html"] + [f"{c}.html" for c in CHAPTERS] + ["search.html", "genindex.html"]
 
@@ -476,6 +477,12 @@ def test_the_download_menu_saves_the_source_and_the_executed_notebook(browser, s
         for kind, suffix in (("source", ".md"), ("notebook", ".ipynb")):
             download = click_download(tab, kind)
             saved[suffix] = (download.suggested_filename, download.path().read_bytes())
+        # The notebooks to run and to fill in (tools/sphinx_ext/notebooks.py), under names of their own.
+        others = {}
+        if chapter in READER_CHAPTERS:
+            for kind in ("blank-notebook", "exercises-notebook"):
+                download = click_download(tab, kind)
+                others[kind] = (download.suggested_filename, download.path().read_bytes())
         tabs = len(tab.context.pages)
         problems = tab.problems
     finally:
@@ -491,6 +498,13 @@ def test_the_download_menu_saves_the_source_and_the_executed_notebook(browser, s
     assert not [o for c in code for o in c["outputs"] if o["output_type"] == "error"]
     figures = [c for c in code if "figure" in c["metadata"].get("mystnb", {})]
     assert all(any(k.startswith("image/") for o in c["outputs"] for k in o.get("data", {})) for c in figures)
+    if chapter in READER_CHAPTERS:
+        notebooks = built_book / "html" / "_notebooks"
+        assert others == {
+            "blank-notebook": (f"{name}-no-outputs.ipynb", (notebooks / f"{chapter}.ipynb").read_bytes()),
+            "exercises-notebook": (f"{name}-exercises.ipynb",
+                                   (notebooks / f"{chapter}-exercises.ipynb").read_bytes()),
+        }
     assert tabs == 1, "a download opened another tab"
     assert not problems, problems
 

@@ -1,0 +1,67 @@
+"""The same training, compiled: the whole epoch loop runs inside one TensorFlow graph.
+
+Eagerly, every step costs several round trips from Python into TensorFlow. Under
+``tf.function`` the loop is traced once into a graph (``tf.range`` becomes a
+``tf.while_loop``), and with ``jit_compile=True`` XLA fuses it into one kernel.
+The step inside is ``train_step`` itself, so the compiled loop computes exactly
+what the eager one does.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from .checks import (
+    check_count,
+    check_finite_parameters,
+    check_learning_rate,
+    check_not_diverging,
+    check_trainable,
+    check_xy,
+)
+from .training import History, train_step
+
+
+def compile_loop(model, learning_rate, jit_compile=False):
+    """A graph function ``loop(x, y, epochs) -> (w, b, loss)``, each a tensor of shape (epochs,).
+
+    ``w[i]``, ``b[i]`` are the values before step i (full batch), ``loss[i]`` the loss there.
+    Trace it once, call it many times. The arguments are checked here, once, not
+    in the traced step.
+
+    Taught in: book/training-loop.md
+    """
+    learning_rate = check_learning_rate(learning_rate)
+    check_trainable(model)
+
+    @tf.function(jit_compile=jit_compile, reduce_retracing=True)
+    def loop(x, y, epochs):
+        ws = tf.TensorArray(tf.float32, size=epochs)
+        bs = tf.TensorArray(tf.float32, size=epochs)
+        losses = tf.TensorArray(tf.float32, size=epochs)
+        for i in tf.range(epochs):
+            ws = ws.write(i, model.w.read_value())
+            bs = bs.write(i, model.b.read_value())
+            losses = losses.write(i, train_step(model, x, y, learning_rate))
+        return ws.stack(), bs.stack(), losses.stack()
+
+    return loop
+
+
+def train_compiled(model, inputs, outputs, epochs=15, learning_rate=0.1, jit_compile=False):
+    """``train`` with the whole loop in one graph (full batch); returns the same ``History``.
+
+    Taught in: book/training-loop.md
+    """
+    x, y = check_xy(inputs, outputs, "inputs", "outputs")
+    epochs = check_count("epochs", epochs)
+    loop = compile_loop(model, learning_rate, jit_compile)
+    w, b, loss = (t.numpy() for t in loop(x, y, tf.constant(epochs)))
+    for epoch, value in enumerate(loss):  # the same check as the eager loop, after the fact
+        check_not_diverging(float(value), float(loss[0]), epoch, float(learning_rate))
+    check_finite_parameters(model, epochs - 1, float(learning_rate))
+    return History(
+        w=w, b=b, loss=loss, epoch=np.arange(epochs, dtype=np.int64),
+        final_w=float(model.w.numpy()), final_b=float(model.b.numpy()),
+        learning_rate=float(learning_rate),
+    )
+

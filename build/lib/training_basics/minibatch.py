@@ -1,0 +1,80 @@
+"""Minibatches with tf.data: an epoch's examples, shuffled and cut into batches, and what they cost."""
+
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from .checks import check_count, check_xy
+
+
+def minibatches(inputs, outputs, batch_size=None, seed=0, drop_remainder=False):
+    """The examples as a ``tf.data.Dataset`` of (x, y) batches; one pass over it is one epoch.
+
+    With ``batch_size`` None, or B >= N, its one element is the whole data set in its
+    order: the lab's full batch. Otherwise the N pairs (x_i, y_i) are shuffled together,
+    in a new order on every pass, and cut into ⌈N / B⌉ batches of B, the last one short
+    (N mod B examples), or into ⌊N / B⌋ with ``drop_remainder``. Shapes: (N,) in, (B,) out.
+    ``seed`` fixes the sequence of orders (so does TensorFlow's global seed, which the book
+    never sets: ``tf.random.set_seed`` would change it).
+
+    Taught in: book/minibatches.md
+    """
+    x, y = check_xy(inputs, outputs, "inputs", "outputs")
+    seed = check_count("seed", seed)
+    n = int(x.shape[0]) if x.shape.rank else 1
+    if batch_size is None or check_count("batch_size", batch_size, minimum=1) >= n:
+        return tf.data.Dataset.from_tensors((x, y))
+    return (
+        tf.data.Dataset.from_tensor_slices((x, y))
+        .shuffle(n, seed=seed, reshuffle_each_iteration=True)
+        .batch(batch_size, drop_remainder=drop_remainder)
+    )
+
+
+def examples_seen(history, num_examples, batch_size=None):
+    """How many examples training had used before each step, and after the last: shape (steps + 1,).
+
+    Before step j of epoch e it is e·N + j·B (B = N for the full batch); a short last batch
+    counts only its own examples, since the next epoch starts at (e + 1)·N. After the last
+    step it is epochs·N.
+
+    Taught in: book/minibatches.md
+    """
+    n = check_count("num_examples", num_examples, minimum=1)
+    b = n if batch_size is None else min(check_count("batch_size", batch_size, minimum=1), n)
+    epoch = np.asarray(history.epoch)
+    position = np.arange(len(epoch)) - np.searchsorted(epoch, epoch)  # steps since its epoch began
+    end = n * (int(epoch[-1]) + 1) if len(epoch) else 0
+    return np.append(n * epoch + position * b, end)
+
+
+def loss_along(history, inputs, outputs):
+    """The full-data loss L(w, b) = mean((y − (w·x + b))²) at every (w, b) of ``history``, and after it.
+
+    A minibatch step records the loss of its batch; this is the loss on all N examples
+    at the same parameters, in float64: shape (steps + 1,).
+
+    Taught in: book/minibatches.md
+    """
+    x, y = (np.asarray(t, dtype=np.float64).ravel()[None, :] for t in check_xy(inputs, outputs))
+    w = np.append(history.w, history.final_w).astype(np.float64)[:, None]
+    b = np.append(history.b, history.final_b).astype(np.float64)[:, None]
+    return np.mean((y - (w * x + b)) ** 2, axis=1)
+
+
+def seconds_per_epoch(dataset, step=None, model=None, learning_rate=0.1, repeats=3):
+    """The median wall time of one pass over ``dataset``, calling ``step(model, x, y, learning_rate)``
+    on every batch (or only reading the batches if ``step`` is None), after one pass to warm up
+    (tracing a ``tf.function``, filling a ``cache``). Timings vary from run to run and machine to machine.
+
+    Taught in: book/minibatches.md
+    """
+    times = []
+    for _ in range(repeats + 1):
+        start = time.perf_counter()
+        for xb, yb in dataset:
+            if step is not None:
+                step(model, xb, yb, learning_rate)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times[1:]))

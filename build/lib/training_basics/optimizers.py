@@ -1,0 +1,89 @@
+"""From ``assign_sub`` to an optimizer object: the same step, then momentum and Adam.
+
+A Keras optimizer is applied here to a ``tf.Module``'s ``tf.Variable``s only: mixing those with
+Keras variables in one ``apply_gradients`` call breaks (keras-team/keras#20517).
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from . import loss
+from .checks import (
+    check_count,
+    check_learning_rate,
+    check_not_diverging,
+    check_number,
+    check_same_shape,
+    check_trainable,
+    check_xy,
+)
+from .reference import hessian
+from .training import History
+
+l2_loss = loss.l2_loss.unchecked  # checked once, in train_with_optimizer
+
+
+def optimizer_step(model, inputs, outputs, optimizer):
+    """One step on the L2 loss with ``optimizer``; returns the loss before the step.
+
+    The tape and the gradient are ``train_step``'s; the two ``assign_sub`` lines become one call,
+    ``optimizer.apply_gradients``, which for ``keras.optimizers.SGD(η)`` computes the same
+    w ← w − η·∂L/∂w and b ← b − η·∂L/∂b, and for others keeps state between steps.
+
+    Taught in: book/learning-rate.md
+    """
+    with tf.GradientTape() as tape:
+        current_loss = l2_loss(outputs, model(inputs))
+    dw, db = tape.gradient(current_loss, [model.w, model.b])
+    optimizer.apply_gradients([(dw, model.w), (db, model.b)])
+    return current_loss
+
+
+def train_with_optimizer(model, inputs, outputs, optimizer, epochs=15, compiled=False):
+    """``train`` (full batch) with ``optimizer_step``: returns the same ``History``.
+
+    ``compiled=True`` runs each step as one graph (``tf.function``): the same arithmetic, less
+    Python per step. Raises ``TrainingDivergedError`` as ``train`` does.
+
+    Taught in: book/learning-rate.md
+    """
+    x, y = check_xy(inputs, outputs, "inputs", "outputs")
+    epochs = check_count("epochs", epochs)
+    check_trainable(model)
+    check_same_shape(y, model(x))
+    if not hasattr(optimizer, "apply_gradients"):
+        raise TypeError(f"optimizer must be a Keras optimizer, got {optimizer!r} "
+                        f"({type(optimizer).__name__})")
+    learning_rate = float(np.asarray(optimizer.learning_rate))
+    optimizer.build([model.w, model.b])  # its state is created here, outside any graph
+    step = tf.function(optimizer_step) if compiled else optimizer_step
+
+    ws, bs, losses = [], [], []
+    for epoch in range(epochs):
+        ws.append(model.w.numpy())
+        bs.append(model.b.numpy())
+        step_loss = float(step(model, x, y, optimizer))
+        check_not_diverging(step_loss, losses[0] if losses else step_loss, epoch, learning_rate)
+        losses.append(step_loss)
+    return History(
+        w=np.array(ws, dtype=np.float32), b=np.array(bs, dtype=np.float32),
+        loss=np.array(losses, dtype=np.float32), epoch=np.arange(epochs, dtype=np.int64),
+        final_w=float(model.w.numpy()), final_b=float(model.b.numpy()), learning_rate=learning_rate,
+    )
+
+
+def momentum_factor(x, learning_rate, momentum):
+    """The per-step factor of the error under SGD with momentum β (heavy ball), from the Hessian.
+
+    Along an eigendirection of H with eigenvalue λ the error follows
+    e_{k+1} = (1 + β − η·λ)·e_k − β·e_{k−1}, so it shrinks like the larger root in size of
+    z² − (1 + β − η·λ)·z + β = 0; this returns the largest over both λ. When the roots are
+    complex, both have size √β, whatever λ is: momentum evens out the directions' rates.
+
+    Taught in: book/learning-rate.md
+    """
+    lr, beta = check_learning_rate(learning_rate), check_number("momentum", momentum)
+    if not 0 <= beta < 1:
+        raise ValueError(f"momentum must be in [0, 1), got {beta}")
+    roots = [np.roots([1.0, -(1.0 + beta - lr * lam), beta]) for lam in np.linalg.eigvalsh(hessian(x))]
+    return float(max(np.abs(r).max() for r in roots))
