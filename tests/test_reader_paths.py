@@ -61,9 +61,9 @@ def run(nb, cwd, kernel_dirs=None, timeout=600):
 
 @pytest.fixture(scope="module")
 def repo_with_site(built_book, tmp_path_factory):
-    """A copy of the repository whose _build is the session's built book: make's targets run there."""
+    """A copy of the repository with a copy of the session's built book: make's targets run there."""
     repo = bookbuild.copy_repo(tmp_path_factory.mktemp("repo"))
-    (repo / "_build").symlink_to(built_book)
+    shutil.copytree(built_book, repo / "_build", ignore=shutil.ignore_patterns("singlehtml", "colab"))
     return repo
 
 
@@ -101,9 +101,16 @@ def test_each_chapter_has_both_notebooks_in_markdown_that_colab_renders(built_bo
             "a notebook to run has outputs"
         )
         assert not MYST.findall(text(nb)), f"MyST left: {MYST.findall(text(nb))[:5]}"
+        assert not re.search(r'<a href="(?!https?:)', text(nb)), "a link into the site, which Colab lacks"
         assert "myst_nb" not in text(nb, "code") and "glue(" not in text(nb, "code")
-        code = [c.source for c in nb.cells if c.cell_type == "code"]
-        assert REQUIREMENT in code[0] and 'find_spec("training_basics")' in code[0], code[0]
+        first = nb.cells[0]
+        assert first.cell_type == "code" and REQUIREMENT in first.source, first.source
+        assert 'find_spec("training_basics")' in first.source
+        # Each figure's number and caption, under the cell that draws it, as on the page.
+        numbers = [
+            re.match(r"Fig\. (\d+)", c.get_text(" ", strip=True))[1] for c in page.select("figcaption")
+        ]
+        assert re.findall(r"^\*Fig\. (\d+): ", text(nb), re.M) == numbers
     # Numbers as the page shows them: every exercise's number and title, every equation's tag.
     shown = [
         " ".join(p.get_text(" ", strip=True).replace("\u2019", "'").split())
@@ -117,8 +124,11 @@ def test_each_chapter_has_both_notebooks_in_markdown_that_colab_renders(built_bo
     # The full notebook has every solution, the exercises notebook none.
     assert re.findall(r"\*\*Solution to (Exercise \d+ \(.*?\))\*\*", text(full)) == written
     assert "Solution to" not in text(exercises)
+    answers = [c for c in exercises.cells if c.cell_type == "code" and c.source == "# Your answer"]
+    assert len(answers) == len(written), "one cell to answer each exercise in"
     code = [len([c for c in nb.cells if c.cell_type == "code"]) for nb in (full, exercises)]
-    assert code[0] - code[1] == len(page.select(".solution .cell")), "solution code cells left in, or lost"
+    solution_cells = len(page.select(".solution .cell"))
+    assert code[0] - (code[1] - len(answers)) == solution_cells, "solution code cells left in, or lost"
 
 
 def test_glued_numbers_are_written_in_as_the_page_shows_them(built_book):
@@ -299,6 +309,8 @@ def test_the_pdf_has_every_chapter_figure_and_solution_and_no_broken_reference(p
         ]
     assert not missing, missing
     assert "??" not in words, "an unresolved reference"
+    urls = subprocess.run(["pdfinfo", "-url", str(path)], capture_output=True, text=True, check=True).stdout
+    assert "127.0.0.1" not in urls, "a link to the local server that printed the PDF"
     # Each captioned figure is an image in the PDF's structure (Chromium tags it), next to its caption.
     figures = len(re.findall(r"^\s*Figure\n\s*Figure\n\s*Caption$", structure, re.M))
     captioned = sum(

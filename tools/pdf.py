@@ -19,13 +19,14 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium")
+PAGE = "book/intro.html"  # the single page, named after the root document (_toc.yml's root)
 
 
 class Book(SimpleHTTPRequestHandler):
     """The single page at /: Sphinx writes it as book/intro.html with links relative to the root."""
 
     def translate_path(self, path):
-        return super().translate_path("/book/intro.html" if path == "/" else path)
+        return super().translate_path(f"/{PAGE}" if path == "/" else path)
 
     def log_message(self, *args):
         pass
@@ -45,6 +46,16 @@ def main(site, output):
             page.evaluate("() => MathJax.startup.promise")  # every formula typeset
             page.evaluate("""() => document.querySelectorAll('.dropdown.admonition.toggle-hidden')
                 .forEach(e => e.classList.remove('toggle-hidden'))""")
+            # Links within the book become links within the PDF; links to the site's other files
+            # (this PDF, the search page) would lead to 127.0.0.1: they keep their text only.
+            page.evaluate(
+                """page => document.querySelectorAll('a[href]').forEach(a => {
+                const href = a.getAttribute('href');
+                if (href.startsWith(page + '#')) a.setAttribute('href', href.slice(page.length));
+                else if (!/^(https?:|#|mailto:)/.test(href)) a.removeAttribute('href');
+            })""",
+                PAGE,
+            )
             # Long code lines wrap instead of running off the page; a figure stays with its caption.
             page.add_style_tag(content="pre { white-space: pre-wrap; } figure { break-inside: avoid; }")
             page.pdf(

@@ -3,9 +3,10 @@ executed notebook when the site is built, and the page's buttons that offer them
 
 * ``_notebooks/<page>.ipynb``: no outputs; the MyST turned into Markdown that Colab and Jupyter
   render (glued numbers written in as the page shows them, equation, figure and exercise numbers
-  as on the page); the cells that only glue left out (tests/claims check that they only glue);
-  and before the first code cell, one that installs the book's package where it is missing.
-* ``_notebooks/<page>-exercises.ipynb``: the same without the solutions, for teaching.
+  and figure captions as on the page); the cells that only glue left out (tests/claims check that
+  they only glue); and first, a cell that installs the book's package where it is missing.
+* ``_notebooks/<page>-exercises.ipynb``: the same without the solutions, a cell to answer each
+  exercise in, for teaching.
 
 Both are added to the page's download menu. Colab opens only .ipynb files from GitHub: the Colab
 button opens ``<page>.ipynb`` on the ``colab`` branch, which the workflow fills with _notebooks/
@@ -33,6 +34,8 @@ import importlib.util
 if importlib.util.find_spec("training_basics") is None:
     %pip install --quiet "{requirement}"
 """
+ANSWER = "<answer>"  # where an exercise ends: the exercises notebook gets a cell to answer in
+LOCAL_LINK = re.compile(r'<a href="(?!https?:)[^"]*">(.*?)</a>', re.S)
 ROLE = re.compile(r"\{(glue:text|eq|numref|ref)\}`([^`]*)`")
 MYST = re.compile(r"\{[a-z:-]+\}`|^```\{|^\(.+\)=$|^:::", re.M)
 
@@ -82,7 +85,9 @@ class Page:
             return format_plain_text(self.glued[key], spec)
         if name == "eq":
             doc, _ = self.env.domaindata["math"]["objects"][text]
-            return f"({self.number('displaymath', make_id('equation-' + text), doc)})"
+            number = f"({self.number('displaymath', make_id('equation-' + text), doc)})"
+            # The page links another chapter's equation; the notebook names the chapter.
+            return number if doc == self.doc else f"{number} of *{self.env.titles[doc].astext()}*"
         title, label = re.fullmatch(r"(?:(.*?)\s*<)?([^<>]+)>?", " ".join(text.split()), re.S).groups()
         doc, node_id, section = self.env.domaindata["std"]["labels"][label]
         if name == "numref":
@@ -94,7 +99,7 @@ class Page:
         if name == "exercise":
             label = next(line.split(":", 2)[2].strip() for line in body if line.startswith(":label:"))
             self.exercises[label] = f"Exercise {self.number('exercise', label)} ({argument})"
-            return [f"**{self.exercises[label]}**", ""] + self.content(body), None
+            return [f"**{self.exercises[label]}**", ""] + self.content(body) + [ANSWER], None
         if name == "solution-start":
             return [f"**Solution to {self.exercises[argument]}**", ""], True
         if name == "solution-end":
@@ -134,6 +139,7 @@ class Page:
             else:
                 out.append(line)
         markdown = ROLE.sub(self.role, "\n".join(out)).strip()  # a role may run over two lines
+        markdown = LOCAL_LINK.sub(r"\1", markdown)  # a link into the site: its text (no site in Colab)
         if leftover := MYST.search(markdown):
             raise ExtensionError(
                 f"{self.doc}: MyST left in its notebook: {leftover[0]!r} (tools/sphinx_ext/notebooks.py)"
@@ -142,20 +148,26 @@ class Page:
 
 
 def reader_notebook(app, docname, executed, solutions):
-    """The notebook to run elsewhere, made from the page's executed notebook."""
-    page, cells, in_solution = Page(app, docname, executed), [], False
+    """The notebook to run elsewhere, made from the page's executed notebook: first, the install cell."""
+    page, in_solution = Page(app, docname, executed), False
+    cells = [nbformat.v4.new_code_cell(INSTALL.format(requirement=requirement(app)).strip())]
     for cell in executed.cells:
         if cell.cell_type == "markdown":
             text, in_solution = page.markdown(cell.source, in_solution, solutions)
-            if text:
-                cells.append(nbformat.v4.new_markdown_cell(text))
+            for i, part in enumerate(text.split(ANSWER)):
+                if i and not solutions:
+                    cells.append(nbformat.v4.new_code_cell("# Your answer"))
+                if part.strip():
+                    cells.append(nbformat.v4.new_markdown_cell(part.strip()))
         elif "remove-cell" not in cell.metadata.get("tags", []) and (solutions or not in_solution):
-            if not any(c.cell_type == "code" for c in cells):
-                cells.append(nbformat.v4.new_code_cell(INSTALL.format(requirement=requirement(app)).strip()))
             source = "\n".join(
                 line for line in cell.source.splitlines() if line != "from myst_nb import glue"
             )
             cells.append(nbformat.v4.new_code_cell(source))
+            if figure := cell.metadata.get("mystnb", {}).get("figure"):  # on the page, under the figure
+                number = page.number("figure", figure["name"])
+                caption, _ = page.markdown(" ".join(figure["caption"].split()), False, True)
+                cells.append(nbformat.v4.new_markdown_cell(f"*Fig. {number}: {caption}*"))
     for i, cell in enumerate(cells):
         cell.id = f"cell-{i}"  # from the position: two builds, one file
     metadata = {k: executed.metadata[k] for k in ("kernelspec", "language_info") if k in executed.metadata}
