@@ -192,7 +192,8 @@ def expected_cells(source):
 
 def open_and_run_all(browser, lab, source, screenshot=None):
     """Open the chapter ``source`` at lab/tree/ as the launch button does, check that it shows as a
-    notebook of the chapter's cells, run all cells from the Run menu, and return what the page shows."""
+    notebook of the chapter's cells, run all cells from the Run menu, and return what the page shows.
+    Afterwards the server forgets it (kernels, layout), so that the next chapter opens alone."""
     path = source.relative_to(lab.root).as_posix()
     n_cells, n_code, _ = expected_cells(source)
     context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -221,6 +222,7 @@ def open_and_run_all(browser, lab, source, screenshot=None):
             with contextlib.suppress(Exception):
                 page.screenshot(path=str(screenshot), full_page=True)
         context.close()
+        lab.forget_readers()
 
 
 def problems(source, ran):

@@ -215,10 +215,7 @@ def test_chapter_opens_as_a_notebook_and_runs_all_cells_cleanly_with_its_figures
         browser, server, source, tmp_path):
     """As a reader on Binder: the launch URL, a notebook (not text), Run All Cells, no error, the figures."""
     shot = tmp_path / f"{source.stem}.png"
-    try:
-        ran = lab_driver.open_and_run_all(browser, server, source, shot)
-    finally:
-        server.forget_readers()
+    ran = lab_driver.open_and_run_all(browser, server, source, shot)
     wrong = lab_driver.problems(source, ran)
     assert not wrong, f"{source.name} on Binder (screenshot {shot}):\n" + "\n".join(wrong)[-6000:]
 

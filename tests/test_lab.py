@@ -48,9 +48,6 @@ def make_lab(tmp_path_factory):
 
 def test_make_lab_opens_a_chapter_as_a_notebook_that_runs(browser, make_lab, tmp_path):
     shot = tmp_path / f"{FIRST.stem}.png"
-    try:
-        ran = lab_driver.open_and_run_all(browser, make_lab, FIRST, shot)
-    finally:
-        make_lab.forget_readers()
+    ran = lab_driver.open_and_run_all(browser, make_lab, FIRST, shot)
     wrong = lab_driver.problems(FIRST, ran)
     assert not wrong, f"{FIRST.name} in make lab (screenshot {shot}):\n" + "\n".join(wrong)[-6000:]

@@ -44,11 +44,12 @@ def text(nb, kind="markdown"):
 
 def run(nb, cwd, kernel_dirs=None, timeout=600):
     """Every cell, top to bottom, in a real kernel (this environment's, or the one in ``kernel_dirs``)."""
-    km = KernelManager(kernel_name="python3")
     if kernel_dirs:
         km = KernelManager(
             kernel_name="colab", kernel_spec_manager=KernelSpecManager(kernel_dirs=kernel_dirs)
         )
+    else:
+        km = KernelManager(kernel_name="python3")
     NotebookClient(nb, km=km, timeout=timeout, resources={"metadata": {"path": str(cwd)}}).execute()
     return [
         o
@@ -68,22 +69,9 @@ def repo_with_site(built_book, tmp_path_factory):
 
 
 def make(repo, target):
-    venv = bookbuild.VENV
-    result = subprocess.run(
-        [
-            "make",
-            "--no-print-directory",
-            "-o",
-            f"{venv}/.installed",
-            "-o",
-            "_build/html/index.html",
-            target,
-            f"VENV={venv}",
-        ],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-    )
+    """``make target`` in ``repo``, its site taken as built (-o)."""
+    command = bookbuild.make_command("-o", "_build/html/index.html", target)
+    result = subprocess.run(command, cwd=repo, capture_output=True, text=True)
     assert result.returncode == 0, f"make {target} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
     return result
 
@@ -239,7 +227,7 @@ def test_colab_notebooks_install_the_package_and_run_top_to_bottom(repo_with_sit
 
     def one(chapter):
         nb = nbformat.read(str(branch / f"{chapter}.ipynb"), as_version=4)
-        install = nb.cells[[c.cell_type for c in nb.cells].index("code")]
+        install = nb.cells[0]  # the install cell (checked above for every chapter)
         install.source = install.source.replace(REQUIREMENT, f"training-basics @ {branch.as_uri()}")
         errors = run(nb, cwd=colab, kernel_dirs=[str(colab / "kernels")])
         return chapter, errors
@@ -252,13 +240,13 @@ def test_colab_notebooks_install_the_package_and_run_top_to_bottom(repo_with_sit
         c: [o.get("ename", o.get("text", ""))[:500] for o in errs] for c, errs in failed.items() if errs
     }
     assert not failed, failed
-    versions = subprocess.run(
+    tensorflow = subprocess.run(
         [str(python), "-c", "import tensorflow, training_basics; print(tensorflow.__version__)"],
         capture_output=True,
         text=True,
         check=True,
     ).stdout.strip()
-    assert versions == COLAB_TENSORFLOW.split("==")[1], "the install cell replaced Colab's TensorFlow"
+    assert tensorflow == COLAB_TENSORFLOW.split("==")[1], "the install cell replaced Colab's TensorFlow"
     listed = subprocess.run(
         [str(python), "-m", "pip", "list", "--format=json"], capture_output=True, text=True, check=True
     ).stdout

@@ -54,6 +54,12 @@ def copy_repo(dest, root=ROOT):
     return dest
 
 
+def make_command(*args):
+    """``make ARGS`` in a copy, with this environment taken as it is (-o): the copy's newer lock must
+    not make make reinstall it."""
+    return ["make", "--no-print-directory", "-o", f"{VENV}/.installed", *args, f"VENV={VENV}"]
+
+
 def build(repo, command="make", executor=None):
     """Build a copy of the repository with its own package; returns (process, report, seconds).
 
@@ -66,9 +72,8 @@ def build(repo, command="make", executor=None):
         env["BOOK_EXECUTOR"] = executor
     report = repo / "_build" / "execution.json"
     report.unlink(missing_ok=True)
-    # -o: this environment is taken as it is; the copy's newer lock must not make make reinstall it.
-    args = {"make": ["make", "--no-print-directory", "-o", f"{VENV}/.installed", "book", f"VENV={VENV}"],
-            "plain": [str(VENV / "bin" / "jupyter-book"), "build", "."]}[command]
+    plain = [str(VENV / "bin" / "jupyter-book"), "build", "."]
+    args = {"make": make_command("book"), "plain": plain}[command]
     started = time.perf_counter()
     process = subprocess.run(args, cwd=repo, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - started
