@@ -12,7 +12,8 @@ import pytest
 
 from conftest import ROOT
 
-UV = ROOT / ".venv" / "bin" / "uv" if (ROOT / ".venv" / "bin" / "uv").exists() else shutil.which("uv")
+# The uv of the environment running the tests: .venv's (make test), or the canary's own (make canary).
+UV = Path(sys.executable).with_name("uv")
 PIN = re.compile(r"^([A-Za-z0-9_.-]+==[^\s;\\]+)(?: ; ([^\\]+?))?\s*\\?$", re.M)
 
 
