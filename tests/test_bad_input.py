@@ -78,6 +78,17 @@ CASES = [
      r"x_test and y_test must have the same shape"),
     ("gradients at nan", lambda: tb.analytic_gradients(X, Y, float("nan"), 0.0), ValueError,
      r"w must be finite, got nan"),
+    # run_workers checks every argument before it starts a worker (python -m training_basics.distributed)
+    ("workers, every 0", lambda: tb.run_workers(2, every=0), ValueError, r"every must be >= 1, got 0"),
+    ("workers, epochs 0", lambda: tb.run_workers(2, epochs=0), ValueError, r"epochs must be >= 1, got 0"),
+    ("workers, timeout 0", lambda: tb.run_workers(2, timeout=0), ValueError,
+     r"timeout must be > 0 seconds, got 0"),
+    ("workers, rate string", lambda: tb.run_workers(2, learning_rate="0.1"), TypeError,
+     r"learning_rate must be a real number, got '0.1'"),
+    ("workers, resume nothing", lambda: tb.run_workers(2, resume=True), ValueError,
+     r"resume=True \(--resume\) needs a checkpoint_dir \(--checkpoint-dir\)"),
+    ("minibatches, repeats 0", lambda: tb.seconds_per_epoch(tb.minibatches(X, Y, 4), repeats=0), ValueError,
+     r"repeats must be >= 1, got 0"),
 ]
 
 

@@ -78,8 +78,20 @@ def test_two_workers_end_where_one_process_ends(two_workers, lab):
 def test_killed_worker_resumed_from_checkpoint_ends_as_uninterrupted(tmp_path, two_workers):
     run = tb.run_workers(2, epochs=EPOCHS, learning_rate=LR, checkpoint_dir=tmp_path, every=5, kill_at_step=7,
                          timeout=200)
-    assert "launcher: SIGKILL to worker 1 after step 7" in run["events"]
-    assert "worker 0: resumed from ckpt-5 (5 steps done)" in run["events"]
+    events = run["events"]
+    assert "launcher: SIGKILL to worker 1 after step 7" in events
+    # left alone, the chief does not wait forever: TensorFlow aborts its step, and it exits by itself
+    ended = ("worker 0: ended by itself, exit code 1: Collective ops is aborted ... The following tasks are "
+             "unhealthy (stopped sending heartbeats): /job:worker/replica:0/task:1")
+    assert events.index("launcher: SIGKILL to worker 1 after step 7") + 1 == events.index(ended)
+    assert events[events.index(ended) - 2] == ("worker 0: step  7  w = 2.769319  b = 1.780895  "
+                                               "loss = 0.097099")  # the kill after the chief's step 7, always
+    assert "worker 0: resumed from ckpt-5 (5 steps done)" in events
+    # the kill fell between two saves: only finished checkpoints, and the state file names the last
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".worker-1", "checkpoint", "ckpt-10.data-00000-of-00001", "ckpt-10.index",
+        "ckpt-15.data-00000-of-00001",
+        "ckpt-15.index"]
     history = run["history"]
     assert history.epoch.tolist() == list(range(EPOCHS))  # no step lost, none repeated
     assert_same_history(history, two_workers["history"], rtol=0, atol=0)
@@ -96,10 +108,96 @@ def test_a_worker_that_fails_to_start_is_a_clear_error_not_a_hang():
     assert no_children_left() == []
 
 
+# A launcher that starts one worker, relays its output, and is then SIGKILLed (no finally block runs). The
+# worker waits after step 0 (--wait-after-step), writing nothing, with an alarm far away: only its watch of
+# the launcher can end it.
+LAUNCHER = """
+import json, os, subprocess, sys
+import training_basics as tb
+port, = tb.distributed.free_ports(1)
+env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": {"worker": [f"127.0.0.1:{port}"]},
+                                             "task": {"type": "worker", "index": 0}}))
+worker = subprocess.Popen([sys.executable, "-m", "training_basics.distributed", "--worker", "--epochs", "5",
+                           "--wait-after-step", "0", "--deadline", "300"], stdout=subprocess.PIPE, text=True,
+                          env=env, stdin=subprocess.DEVNULL, start_new_session=True)
+print(worker.pid, flush=True)
+for line in worker.stdout:
+    print(line, end="", flush=True)
+"""
+
+
+def test_workers_end_when_their_launcher_is_gone():
+    launcher = subprocess.Popen([sys.executable, "-c", LAUNCHER], stdout=subprocess.PIPE, text=True)
+    worker = None
+    try:
+        worker = psutil.Process(int(launcher.stdout.readline()))
+        for line in launcher.stdout:
+            if line.startswith('{"waiting"'):
+                break
+        assert worker.is_running()
+        launcher.kill()
+        launcher.wait(timeout=30)
+        worker.wait(timeout=20)  # raises psutil.TimeoutExpired if the worker outlives its launcher
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+        if worker is not None and worker.is_running():
+            worker.kill()
+        launcher.stdout.close()
+
+
 def test_workers_are_bounded_in_time_and_killed():
     with pytest.raises(tb.WorkerError, match=r"did not finish within 1 s"):
         tb.run_workers(2, timeout=1)
     assert no_children_left() == []
+
+
+def test_the_command_line_checks_its_arguments_before_starting_workers(tmp_path, capsys):
+    from training_basics.distributed.__main__ import main
+
+    tb.train_distributed(tf.distribute.get_strategy(), *tb.synthesize(), epochs=2,
+                         checkpoint_dir=tmp_path / "used")
+    cases = [
+        (["--every", "0"], "error: every must be >= 1, got 0"),
+        (["--epochs", "0"], "error: epochs must be >= 1, got 0"),
+        (["--workers", "0"], "error: workers must be >= 1, got 0"),
+        (["--learning-rate", "-1"], "error: learning_rate must be > 0, got -1.0"),
+        (["--timeout", "0"], "error: timeout must be > 0 seconds, got 0"),
+        (["--kill-at-step", "-1", "--checkpoint-dir", str(tmp_path / "new")], "error: kill_at_step must be "
+                                                                              ">= 0"),
+        (["--checkpoint-dir", str(tmp_path / "used")], f"error: {tmp_path / 'used'} already holds checkpoint "
+         f"{tmp_path / 'used' / 'ckpt-2'}: pass resume=True (--resume on the command line) to continue from "
+         f"it"),
+        (["--resume", "--checkpoint-dir", str(tmp_path / "empty")],
+         f"error: no checkpoint to resume from: {tmp_path / 'empty' / 'checkpoint'} is missing"),
+        (["--resume"], "error: resume=True (--resume) needs a checkpoint_dir (--checkpoint-dir)"),
+    ]
+    for options, message in cases:
+        start = time.monotonic()
+        assert main(options) == 1, options
+        out = capsys.readouterr()
+        assert out.out == "" and out.err.startswith(message), (options, out)
+        assert len(out.err.splitlines()) == 1, (options, out)
+        assert time.monotonic() - start < 5 and no_children_left() == []  # no worker started
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--resume continue from the latest checkpoint in" in help_text
+    assert "--wait-after-step" not in help_text and "--deadline" not in help_text
+    # and from a shell: one line, no traceback
+    out = subprocess.run([sys.executable, "-m", "training_basics.distributed", "--every", "0"],
+                         capture_output=True, text=True, timeout=60)
+    assert (out.returncode, out.stdout, out.stderr) == (1, "", "error: every must be >= 1, got 0\n")
+
+
+def test_run_workers_resumes_only_when_asked_and_a_finished_run_stays_finished(tmp_path, lab):
+    first = tb.run_workers(2, epochs=4, checkpoint_dir=tmp_path, every=2, timeout=150)
+    assert first["history"].epoch.tolist() == list(range(4))
+    with pytest.raises(FileExistsError, match="--resume on the command line"):
+        tb.run_workers(2, epochs=4, checkpoint_dir=tmp_path, timeout=150)
+    again = tb.run_workers(2, epochs=4, checkpoint_dir=tmp_path, every=2, resume=True, timeout=150)
+    assert "worker 0: resumed from ckpt-4 (4 steps done)" in again["events"]
+    assert_same_history(again["history"], first["history"], rtol=0, atol=0)
 
 
 def test_the_command_line_runs_two_workers():

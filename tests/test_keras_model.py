@@ -163,3 +163,99 @@ def test_timing_checks_its_arguments(data):
         tb.ways_to_train(data.x, data.y[:10])
     with pytest.raises(ValueError, match="repeat must be >= 1, got 0"):
         tb.time_per_epoch(lambda: None, 15, repeat=0)
+
+
+# fit under tf.distribute needs two logical CPU devices, which only a fresh process can make.
+UNDER_A_STRATEGY = """
+import json, keras, numpy as np, tensorflow as tf, training_basics as tb
+devices = tb.split_cpu(2)
+x, y = tb.synthesize(noise_std=0.2)
+
+
+class OwnStep(tb.KerasModel):  # a train_step of its own that calls self.compute_loss, as Keras's does
+    def train_step(self, data):
+        xb, yb = data
+        with tf.GradientTape() as tape:
+            loss = self.compute_loss(xb, yb, self(xb, training=True))
+        self.optimizer.apply(tape.gradient(loss, self.trainable_variables), self.trainable_variables)
+        return {"loss": loss}
+
+
+class KerasOwnLoss(tb.KerasModel):
+    compute_loss = keras.Model.compute_loss
+
+
+def fit(model_class, strategy, inputs, targets):
+    with strategy.scope():
+        model = model_class()
+        loss = None if model_class is tb.CustomStepModel else "mse"
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss=loss)
+    record = tb.WeightHistory()
+    model.fit(inputs, targets, batch_size=1000, epochs=4, shuffle=False, verbose=0, callbacks=[record])
+    h = record.history
+    return [h.w.tolist(), h.b.tolist(), h.final_w, h.final_b, h.loss.tolist()]
+
+
+one, two = tf.distribute.get_strategy(), tf.distribute.MirroredStrategy(devices)
+runs = {name: fit(cls, two, x, y) for name, cls in
+        [("KerasModel", tb.KerasModel), ("CustomStepModel", tb.CustomStepModel), ("OwnStep", OwnStep),
+         ("KerasOwnLoss", KerasOwnLoss)]}
+runs["one device"] = fit(tb.KerasModel, one, x, y)
+runs["KerasModel (N, 1)"] = fit(tb.KerasModel, two, x[:, None], y[:, None])
+lab2 = tb.train(tb.Model(), x, y, epochs=4, learning_rate=0.2)
+runs["lab at 0.2"] = [lab2.w.tolist(), lab2.b.tolist(), lab2.final_w, lab2.final_b, lab2.loss.tolist()]
+print(json.dumps({"replicas": two.num_replicas_in_sync, "runs": runs}))
+"""
+
+
+@pytest.fixture(scope="module")
+def under_a_strategy():
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", UNDER_A_STRATEGY], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.splitlines()[-1])
+    assert result["replicas"] == 2
+    return result["runs"]
+
+
+@pytest.mark.parametrize("name", ["KerasModel", "CustomStepModel", "OwnStep", "KerasModel (N, 1)"])
+def test_fit_on_two_devices_trains_as_on_one(under_a_strategy, name, lab):
+    """On (N,) targets Keras's mse is one number per replica, which Keras does not divide by the number of
+    replicas: without KerasModel.compute_loss (or CustomStepModel's division) fit trained at twice η."""
+    run, one = under_a_strategy[name], under_a_strategy["one device"]
+    for got, want in zip(run[:4], one[:4], strict=True):  # w, b before each epoch; final w, b
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(one[0], lab.w[:4], rtol=1e-6)  # and one device is the lab's run
+    if name != "OwnStep":  # its logged loss is the scaled one Keras's step unscales: not a metric
+        np.testing.assert_allclose(run[4], one[4], rtol=1e-5)
+
+
+def test_keras_own_compute_loss_on_n_targets_trains_at_twice_the_learning_rate(under_a_strategy):
+    wrong, lab2 = under_a_strategy["KerasOwnLoss"], under_a_strategy["lab at 0.2"]
+    for got, want in zip(wrong[:4], lab2[:4], strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(wrong[4], 2 * np.array(lab2[4]), rtol=1e-5)  # and logs twice the loss
+    assert abs(wrong[2] - under_a_strategy["one device"][2]) > 0.05  # far from the right run
+
+
+def test_compute_loss_gives_n_targets_an_axis_of_one(data, monkeypatch):
+    model = tb.KerasModel()
+    model.compile(optimizer=keras.optimizers.SGD(LR), loss="mse")
+    predictions = model(data.x)
+    loss = model.compute_loss(data.x, data.y, predictions)
+    assert loss.shape == () and float(loss) == pytest.approx(float(tb.l2_loss(data.y, predictions)), rel=1e-6)
+    seen, keras_own = [], keras.Model.compute_loss
+
+    def spy(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        seen.append((tuple(y.shape), tuple(y_pred.shape)))
+        return keras_own(self, x, y, y_pred, sample_weight, training)
+
+    monkeypatch.setattr(keras.Model, "compute_loss", spy)
+    model.compute_loss(data.x, data.y, predictions)
+    model.compute_loss(data.x[:, None], data.y[:, None], predictions[:, None])
+    assert seen == [((1000, 1), (1000, 1)), ((1000, 1), (1000, 1))]
+    assert tuple(keras.losses.mean_squared_error(data.y, predictions).shape) == ()  # why: one number

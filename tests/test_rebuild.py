@@ -111,9 +111,17 @@ def _site(build_dir):
 
 
 def test_two_builds_of_one_commit_give_the_same_site(repo, built_book, tmp_path):
-    """A fresh copy built from scratch, and the session's build of the checkout: byte for byte."""
+    """A fresh copy built from scratch, and the session's build of the checkout: byte for byte.
+
+    Two separate trees, each with its own execution cache, and each executes every page: a page whose
+    output depends on a race (a worker killed while a checkpoint may be half written) shows it whenever
+    the race goes two ways, which a build that reused the other's cache could never show."""
     again = bookbuild.copy_repo(tmp_path / "again")
-    built(again)
+    report = built(again)
+    session = json.loads((built_book / "execution.json").read_text())
+    for executed in (report, session):
+        assert executed["cache_emptied"] and sorted(executed["executed"]) == PAGES  # nothing from a cache
+    assert again.resolve() not in built_book.resolve().parents  # not one tree
     first, second = _site(again / "_build"), _site(built_book)
     assert sorted(first) == sorted(second)
     differ = [name for name in first if first[name] != second[name]]

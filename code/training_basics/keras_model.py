@@ -44,6 +44,15 @@ class KerasModel(keras.Model):
     def call(self, x):
         return self.w * x + self.b
 
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        # Keras's losses average over the last axis, the outputs of one example. On (N,) that axis is
+        # the batch: the loss would be one number per batch, which Keras does not divide by the number
+        # of replicas, and under tf.distribute the optimizer would add up the replicas' full gradients.
+        # One output per example, shape (N, 1), gives the per-example losses Keras expects.
+        if y is not None and len(y_pred.shape) == 1:
+            y, y_pred = y[:, None], y_pred[:, None]
+        return super().compute_loss(x, y, y_pred, sample_weight, training=training)
+
     def get_config(self):  # what .keras files store to rebuild the model (then the weights are loaded)
         return {**super().get_config(), "w": self.start[0], "b": self.start[1]}
 
@@ -74,7 +83,10 @@ class CustomStepModel(KerasModel):
         with tf.GradientTape() as tape:
             y_pred = self(x, training=True)
             current_loss = l2_loss(y, y_pred)
-        gradients = tape.gradient(current_loss, self.trainable_variables)
+        # Under tf.distribute each replica has a share of the batch, and the optimizer adds up their
+        # gradients: each replica's is divided by their number (1 without a strategy).
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        gradients = [g / replicas for g in tape.gradient(current_loss, self.trainable_variables)]
         self.optimizer.apply(gradients, self.trainable_variables)
         return self._update_metrics(y, y_pred, current_loss)
 

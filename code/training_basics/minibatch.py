@@ -15,8 +15,9 @@ def minibatches(inputs, outputs, batch_size=None, seed=0, drop_remainder=False):
     order: the lab's full batch. Otherwise the N pairs (x_i, y_i) are shuffled together,
     in a new order on every pass, and cut into ⌈N / B⌉ batches of B, the last one short
     (N mod B examples), or into ⌊N / B⌋ with ``drop_remainder``. Shapes: (N,) in, (B,) out.
-    ``seed`` fixes the sequence of orders (so does TensorFlow's global seed, which the book
-    never sets: ``tf.random.set_seed`` would change it).
+    The sequence of orders depends on ``seed`` and on TensorFlow's global seed: while that
+    is unset, ``seed`` alone fixes it; ``tf.random.set_seed``, or ``keras.utils.set_random_seed``
+    which calls it (book/keras.md does), gives another sequence, just as fixed.
 
     Taught in: book/minibatches.md
     """
@@ -64,12 +65,16 @@ def loss_along(history, inputs, outputs):
 
 
 def seconds_per_epoch(dataset, step=None, model=None, learning_rate=0.1, repeats=3):
-    """The median wall time of one pass over ``dataset``, calling ``step(model, x, y, learning_rate)``
-    on every batch (or only reading the batches if ``step`` is None), after one pass to warm up
-    (tracing a ``tf.function``, filling a ``cache``). Timings vary from run to run and machine to machine.
+    """The wall time of each of ``repeats`` passes over ``dataset``, in seconds: shape (repeats,).
+
+    Each pass calls ``step(model, x, y, learning_rate)`` on every batch (or only reads the
+    batches if ``step`` is None). One pass before them warms up (tracing a ``tf.function``,
+    filling a ``cache``) and is not counted. Timings vary from run to run and machine to
+    machine: take their median, and look at their spread.
 
     Taught in: book/minibatches.md
     """
+    repeats = check_count("repeats", repeats, minimum=1)
     times = []
     for _ in range(repeats + 1):
         start = time.perf_counter()
@@ -77,4 +82,4 @@ def seconds_per_epoch(dataset, step=None, model=None, learning_rate=0.1, repeats
             if step is not None:
                 step(model, xb, yb, learning_rate)
         times.append(time.perf_counter() - start)
-    return float(np.median(times[1:]))
+    return np.array(times[1:])

@@ -56,3 +56,242 @@ def test_solutions_run_alone_in_a_fresh_process():
 
 def test_removed_cells_only_glue():
     assert CHAPTER.hidden_computations() == []
+
+
+# --- Keras's fit under a strategy -----------------------------------------------------------------------
+
+KERAS_FIT = """
+import json, keras, tensorflow as tf, training_basics as tb
+devices = tb.split_cpu(2)
+x, y = tb.synthesize()
+strategy = tf.distribute.MirroredStrategy(devices)
+
+
+class KerasOwnLoss(tb.KerasModel):
+    compute_loss = keras.Model.compute_loss
+
+
+out = {}
+for cls in (tb.KerasModel, KerasOwnLoss):
+    with strategy.scope():
+        model = cls()
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    logged = model.fit(x, y, batch_size=1000, epochs=3, shuffle=False, verbose=0).history["loss"]
+    out[cls.__name__] = [float(model.w.numpy()), logged]
+print(json.dumps(out))
+"""
+
+
+def test_keras_fit__keras_own_compute_loss_trains_at_twice_the_rate_and_logs_twice_the_loss():
+    assert CHAPTER.says("`tb.KerasModel` ends where the lab's run ends. With Keras's own `compute_loss` the "
+                        "same "
+                        "model ends where the lab's run at twice the learning rate ends, without an error or "
+                        "a "
+                        "warning; only its logged loss gives it away, twice the loss the model has.")
+    assert CHAPTER.says("so each replica's `mse` is already one number, and Keras leaves a single number as "
+                        "it "
+                        "is: the optimizer adds two full gradients.")
+    (code,) = [code for _, code in CHAPTER.code_cells() if "class KerasOwnLoss" in code]
+    assert "compute_loss = keras.Model.compute_loss" in code and "epochs=3" in code
+    out = subprocess.run([sys.executable, "-c", KERAS_FIT], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    import json
+
+    result = json.loads(out.stdout.splitlines()[-1])
+    x, y = tb.synthesize()
+    one, twice = (tb.train(tb.Model(), x, y, epochs=3, learning_rate=eta) for eta in (0.1, 0.2))
+    assert abs(result["KerasModel"][0] - one.final_w) < 1e-6
+    np.testing.assert_allclose(result["KerasModel"][1], one.loss, rtol=1e-5)
+    assert abs(result["KerasOwnLoss"][0] - twice.final_w) < 1e-6
+    np.testing.assert_allclose(result["KerasOwnLoss"][1], 2 * twice.loss, rtol=1e-5)  # logged: twice the loss
+
+
+# --- Two worker processes ---------------------------------------------------------------------------------
+
+
+def test_workers__each_worker_watches_its_launcher_and_has_an_alarm():
+    # the old text: "an alarm that ends it if the launcher itself is gone"; a fixed alarm fires either way
+    assert "an alarm that ends it if the launcher" not in CHAPTER.prose
+    assert CHAPTER.says("a thread checks every second whether its parent process is still the launcher, and "
+                        "ends "
+                        "the worker when the launcher is gone, and an alarm (`signal.alarm`) ends it in any "
+                        "case "
+                        "shortly after the launcher's deadline.")
+    import inspect
+
+    from training_basics import distributed
+
+    main = inspect.getsource(distributed.worker_main)
+    assert "threading.Thread(target=_end_when_orphaned, args=(os.getppid(),), daemon=True).start()" in main
+    assert "signal.alarm(args.deadline)" in main
+    watch = inspect.getsource(distributed._end_when_orphaned)
+    assert "while os.getppid() == launcher:" in watch and "time.sleep(1)" in watch
+    launcher = inspect.getsource(distributed._run_cluster)
+    assert '"--deadline", str(max(1, int(deadline - time.monotonic()) + 5))' in launcher
+    # that the watch works is tested in tests/test_distributed.py (the launcher killed, its workers end)
+
+
+def test_workers__the_chief_left_alone_ends_by_itself_through_the_coordination_service():
+    # the old text: "The chief then waits forever for its partner's gradients, so the launcher ends it too"
+    assert "waits forever" not in CHAPTER.prose and "the launcher ends it too" not in CHAPTER.prose
+    assert CHAPTER.says("It does not wait forever: the workers of `MultiWorkerMirroredStrategy` report to "
+                        "TensorFlow's coordination service with heartbeats, and once worker 1's stop, "
+                        "TensorFlow "
+                        "aborts the chief's collective operations, its step fails, and the chief exits with "
+                        "an "
+                        "error.")
+    assert CHAPTER.says("left alone, ended by itself with exit code 1: TensorFlow's error, shortened by the "
+                        "launcher, names worker 1 (`task:1`) as the task that stopped sending heartbeats.")
+    import inspect
+
+    from tensorflow.python.distribute import collective_all_reduce_strategy as mwms
+
+    source = inspect.getsource(mwms)  # the locked TensorFlow: the strategy sets up the coordination service
+    configured = 'context.context().configure_coordination_service(\n              service_type="standalone"'
+    assert configured in source
+    assert "use its internal heartbeat to detect\n      # peer failures" in source
+    # the run itself (exit code 1, the heartbeat error naming task 1) is asserted in
+    # tests/test_distributed.py::test_killed_worker_resumed_from_checkpoint_ends_as_uninterrupted
+
+
+def test_workers__the_kill_falls_between_two_steps_while_no_checkpoint_is_written():
+    assert CHAPTER.says("So that the kill falls at the same point in every run, worker 1 waits after that "
+                        "step "
+                        "until the chief has logged it too, and is killed there, between two steps, while no "
+                        "checkpoint is being written.")
+    (code,) = [code for _, code in CHAPTER.code_cells() if "--kill-at-step" in code]
+    every, kill_at = 5, 7
+    assert f"every, kill_at = {every}, {kill_at}" in code
+    # the chief can be at most in step kill_at + 1 (its all-reduce needs worker 1); the steps done then,
+    # kill_at + 1, are no multiple of every: no save follows step kill_at
+    assert (kill_at + 1) % every != 0
+
+
+# --- Checkpoints ----------------------------------------------------------------------------------------
+
+
+def test_checkpoints__the_code_numbers_them_by_the_steps_done():
+    # the old text: "CheckpointManager numbers the files by that count"
+    assert "numbers the files by that count" not in CHAPTER.prose
+    assert CHAPTER.says("`after_step` passes the number of steps done to `tf.train.CheckpointManager.save` "
+                        "as "
+                        "`checkpoint_number`, so `ckpt-K` is the checkpoint taken after K steps")
+    import inspect
+
+    after_step = inspect.getsource(tb.distributed.Checkpoints.after_step)
+    assert "self.manager.save(checkpoint_number=done)" in after_step
+
+
+def test_checkpoints__a_killed_save_leaves_a_temp_folder_that_a_resume_never_reads(tmp_path):
+    assert CHAPTER.says("TensorFlow writes a checkpoint's parts into a folder `ckpt-K_temp`, then merges "
+                        "them into "
+                        "`ckpt-K.index` and `ckpt-K.data-…` and deletes the folder; the manager rewrites the "
+                        "file "
+                        "`checkpoint` only after that, once the save has finished.")
+    assert CHAPTER.says("A resume reads that file, so it never looks at what a killed save left.")
+    import inspect
+
+    from tensorflow.python.checkpoint import checkpoint, checkpoint_management, functional_saver
+
+    saver = inspect.getsource(functional_saver)
+    assert 'constant_op.constant("_temp/part"))' in saver
+    assert "merge_v2_checkpoints(\n              saved_prefixes, file_prefix, delete_old_dirs=True)" in saver
+    manager = inspect.getsource(checkpoint_management.CheckpointManager.save)
+    assert "experimental_write_callbacks=[_record_and_sweep_state]" in manager
+    write = inspect.getsource(checkpoint.Checkpoint._write)
+    assert write.index("output = self._saver.save(") < write.index(
+        "_execute_callbacks(options.experimental_write_callbacks, output)")
+    # a stray _temp folder of a later number changes nothing for the package's resume
+    x, y = tb.synthesize()
+    strategy = tf.distribute.get_strategy()
+
+    def stop_after_step_4(step, w, b, loss):
+        if step == 4:
+            raise KeyboardInterrupt
+
+    try:
+        tb.train_distributed(strategy, x, y, epochs=8, checkpoint_dir=tmp_path, every=2,
+                             log=stop_after_step_4)
+    except KeyboardInterrupt:
+        pass
+    (tmp_path / "ckpt-6_temp").mkdir()  # the next save, cut off
+    (tmp_path / "ckpt-6_temp" / "part-00000-of-00001.index").write_bytes(b"half written")
+    assert tf.train.latest_checkpoint(tmp_path).endswith("ckpt-4")
+    resumed = tb.train_distributed(strategy, x, y, epochs=8, checkpoint_dir=tmp_path, every=2, resume=True)
+    assert resumed.epoch.tolist() == list(range(8))
+    np.testing.assert_allclose(resumed.w, tb.train(tb.Model(), x, y, epochs=8).w, rtol=1e-6)
+    assert CHAPTER.source.count('"ckpt-20_temp"') == 2
+
+
+def test_checkpoints__every_worker_saves_as_the_strategys_documentation_asks():
+    # the old text: "because saving a mirrored variable is a collective operation"
+    assert "saving a mirrored variable is a collective operation" not in CHAPTER.prose
+    assert CHAPTER.says("Every worker saves, as the documentation of `MultiWorkerMirroredStrategy` asks: "
+                        "variables "
+                        "synchronized on read are aggregated across the workers when they are saved")
+    import inspect
+
+    doc = " ".join(inspect.getdoc(tf.distribute.MultiWorkerMirroredStrategy).split())
+    assert "You need to save and checkpoint on all workers instead of just one." in doc
+    assert "variables whose synchronization=ON_READ triggers aggregation during saving" in doc
+
+
+def test_checkpoints__every_worker_restores_the_chiefs_checkpoint_from_the_chiefs_folder():
+    assert CHAPTER.says("Every worker restores the chief's checkpoint, from the chief's folder.")
+    assert CHAPTER.says("every worker restores the chief's checkpoint from the chief's folder, so that "
+                        "folder must "
+                        "be on a file system that all the machines share.")
+    import inspect
+
+    init = inspect.getsource(tb.distributed.Checkpoints.__init__)
+    assert "latest = self.check_directory(self.directory, resume)" in init  # self.directory: the chief's
+    assert 'writes_to = self.directory if worker == 0 else self.directory / f".worker-{worker}"' in init
+
+
+def test_checkpoints__a_tf_data_iterator_can_be_checkpointed(tmp_path):
+    assert CHAPTER.says("`tf.data` iterators can be checkpointed too")
+    iterator = iter(tf.data.Dataset.range(10).shuffle(10, seed=1))
+    next(iterator), next(iterator)
+    saved = tf.train.Checkpoint(iterator=iterator).save(str(tmp_path / "it"))
+    expected = [int(next(iterator)) for _ in range(3)]
+    tf.train.Checkpoint(iterator=iterator).restore(saved)
+    assert [int(next(iterator)) for _ in range(3)] == expected
+
+
+# --- Timing, and other devices -------------------------------------------------------------------------
+
+
+def test_other_devices__gpus_find_themselves_nccl_by_default_a_tpu_needs_more():
+    # the old text: "Only the line that makes the strategy changes" for GPUs and a TPU alike
+    assert "with one replica per core" not in CHAPTER.prose
+    assert CHAPTER.says("`MirroredStrategy()` finds them itself, and only the line that makes the strategy "
+                        "changes")
+    assert CHAPTER.says("A TPU needs more than that line: `tf.distribute.TPUStrategy` takes a cluster "
+                        "resolver that "
+                        "finds the TPU, and the TPU system must be connected to and initialized first, as "
+                        "the "
+                        "strategy's documentation shows:")
+    import inspect
+
+    mirrored = " ".join(inspect.getdoc(tf.distribute.MirroredStrategy).split())
+    assert "If `None`, all available GPUs are used." in mirrored
+    assert "If this is not set, `NcclAllReduce()` will be used by default." in mirrored
+    tpu = inspect.getdoc(tf.distribute.TPUStrategy)
+    shown = ['resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu="")',
+             "tf.config.experimental_connect_to_cluster(resolver)",
+             "tf.tpu.experimental.initialize_tpu_system(resolver)",
+             "strategy = tf.distribute.TPUStrategy(resolver)"]
+    for line in shown:
+        assert line in CHAPTER.source and line.replace('"', "'") in tpu
+
+
+def test_setup__tf_distribute_logs_its_reductions_at_info_the_first_ten():
+    # the old text: "reports every reduction"; the locked TensorFlow logs the first ten of each kind
+    assert "every reduction" not in CHAPTER.prose
+    assert CHAPTER.says("to which `tf.distribute` reports its reductions at level INFO.")
+    import inspect
+
+    from tensorflow.python.distribute import cross_device_ops
+
+    source = inspect.getsource(cross_device_ops)
+    assert '"Reduce to %s then broadcast to %r." % (reduce_to_device, devices), 10)' in source

@@ -4,6 +4,7 @@ Each test is named after the chapter, its section and the claim, and asserts tha
 says the sentence it proves, so that an author who changes the sentence sees which test depends on it.
 """
 
+import inspect
 import re
 import warnings
 import zipfile
@@ -186,6 +187,11 @@ def test_keras__the_trap__fit_runs_logs_the_same_loss_and_changes_nothing_with_o
     assert "tf.Variable" not in str(caught[0].message) and "add_weight" not in str(caught[0].message)
 
 
+def test_keras__the_trap__no_claim_about_keras_2_that_the_locked_version_cannot_show():
+    # the locked environment has Keras 3 only: what Keras 2 tracked is not shown by running anything here
+    assert "Keras 2" not in CHAPTER.prose
+
+
 def test_keras__the_trap__a_tf_variable_is_in_none_of_the_weight_lists_but_tf_module_finds_it():
     assert CHAPTER.says("so it is in none of `weights`, `trainable_weights` or `trainable_variables`")
     assert CHAPTER.says("`tf.Module` is not affected: it finds every `tf.Variable` among its attributes")
@@ -271,6 +277,122 @@ def test_keras__what_fit_still_offers__loss_before_the_step_val_loss_after_and_b
         assert history["val_loss"][epoch] == pytest.approx(float(val_after), rel=1e-6)
         assert history["val_loss"][epoch] != pytest.approx(float(val_before), rel=1e-3)
     assert all(v < t for v, t in zip(history["val_loss"], history["loss"], strict=True))
+
+
+# --- The shape of y under tf.distribute ---------------------------------------------------------------
+
+# Two replicas need two logical CPU devices, which only a fresh process can make.
+TWO_REPLICAS = """
+import json, inspect, warnings, keras, tensorflow as tf, training_basics as tb
+devices = tb.split_cpu(2)
+x, y = tb.synthesize()
+strategy = tf.distribute.MirroredStrategy(devices)
+
+
+class KerasOwnLoss(tb.KerasModel):
+    compute_loss = keras.Model.compute_loss
+
+
+out = {}
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    for cls in (tb.KerasModel, tb.CustomStepModel, KerasOwnLoss):
+        with strategy.scope():
+            model = cls()
+            loss = None if cls is tb.CustomStepModel else "mse"
+            model.compile(optimizer=keras.optimizers.SGD(0.1), loss=loss)
+        logged = model.fit(x, y, batch_size=1000, epochs=3, shuffle=False, verbose=0).history["loss"]
+        out[cls.__name__] = [float(model.w.numpy()), float(model.b.numpy()), logged]
+out["warnings"] = [str(w.message) for w in caught]
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def two_replicas():
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", TWO_REPLICAS], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_keras__distribute__keras_divides_each_replicas_mean_by_the_number_of_replicas():
+    assert CHAPTER.says("Keras divides each replica's loss, the mean of its per-example losses, by the "
+                        "number "
+                        "of replicas, which gives the mean over the batch when the shares are equal in size.")
+    from keras.src.losses import loss as keras_loss
+
+    reduce_source = inspect.getsource(keras_loss.reduce_values)
+    assert "loss = scale_loss_for_distribution(loss)" in reduce_source
+    scale = inspect.getsource(keras_loss.scale_loss_for_distribution)
+    assert "num_replicas = tf.distribute.get_strategy().num_replicas_in_sync" in scale
+    assert "1.0 / num_replicas" in scale
+    # the mean of R equal shares' means, each divided by R, is the mean of all; unequal shares differ
+    values = np.arange(12.0)
+    assert np.mean(values[:6]) / 2 + np.mean(values[6:]) / 2 == np.mean(values)
+    assert np.mean(values[:4]) / 2 + np.mean(values[4:]) / 2 != np.mean(values)
+
+
+def test_keras__distribute__mse_on_n_is_one_number_which_keras_leaves_as_it_is(lab):
+    assert CHAPTER.says("On shape (N,), `mse` returns the mean over the whole batch, one number, and Keras "
+                        "divides only a loss of per-example values by the number of replicas: a single "
+                        "number "
+                        "it leaves as it is (`reduce_values` in `keras/src/losses/loss.py`).")
+    from keras.src.losses import loss as keras_loss
+
+    predictions = tb.Model()(lab["x"])
+    whole = keras.losses.mean_squared_error(lab["y"], predictions)
+    assert tuple(whole.shape) == ()
+    assert float(whole) == pytest.approx(float(tb.l2_loss(lab["y"], predictions)))
+    assert tuple(keras.losses.mean_squared_error(lab["y"][:, None], predictions[:, None]).shape) == (N,)
+    source = inspect.getsource(keras_loss.reduce_values)
+    assert 'or tuple(values.shape) == ()' in source and "return values" in source
+    assert source.index("return values") < source.index("scale_loss_for_distribution")
+
+
+def test_keras__distribute__twice_the_rate_silently_the_fixed_models_as_one_device(lab, two_replicas):
+    assert CHAPTER.says("On two replicas the optimizer would add two full gradients, and `fit` would train "
+                        "at "
+                        "twice the learning rate, without an error or a warning; only the logged loss, twice "
+                        "the "
+                        "model's loss, would show it.")
+    assert CHAPTER.says("With either, `fit` on two devices trains as on one")
+    one = tb.train(tb.Model(), lab["x"], lab["y"], epochs=3, learning_rate=LR)
+    twice = tb.train(tb.Model(), lab["x"], lab["y"], epochs=3, learning_rate=2 * LR)
+    w, b, logged = two_replicas["KerasOwnLoss"]
+    assert (w, b) == pytest.approx((twice.final_w, twice.final_b), abs=1e-6)
+    np.testing.assert_allclose(logged, 2 * twice.loss, rtol=1e-5)
+    assert two_replicas["warnings"] == []
+    for name in ("KerasModel", "CustomStepModel"):
+        w, b, logged = two_replicas[name]
+        assert (w, b) == pytest.approx((one.final_w, one.final_b), abs=1e-6)
+        np.testing.assert_allclose(logged, one.loss, rtol=1e-5)
+
+
+def test_keras__distribute__the_models_add_the_axis_and_divide_the_gradients():
+    assert CHAPTER.says("So `KerasModel.compute_loss` gives `y` and the predictions an axis of one, shape "
+                        "(N, 1), "
+                        "before Keras's own `compute_loss` runs, and `CustomStepModel.train_step`, which "
+                        "computes "
+                        "its loss itself, divides its gradients by the number of replicas, "
+                        "`tf.distribute.get_strategy().num_replicas_in_sync`, which is 1 without a strategy.")
+    assert CHAPTER.says("the tests check both models' $w$ and $b$, epoch by epoch, against one device's.")
+    compute = inspect.getsource(tb.KerasModel.compute_loss)
+    assert "y[:, None], y_pred[:, None]" in compute and "super().compute_loss(" in compute
+    step = inspect.getsource(tb.CustomStepModel.train_step)
+    assert "tf.distribute.get_strategy().num_replicas_in_sync" in step and "g / replicas" in step
+    assert tf.distribute.get_strategy().num_replicas_in_sync == 1
+    assert CHAPTER.says("`compute_loss` gives `y` and the predictions an axis of one before Keras computes "
+                        "the "
+                        "loss. On one device that changes nothing")
+    x, y = tb.synthesize()
+    model = compiled()
+    expected = float(tb.l2_loss(y, model(x)))
+    assert float(model.compute_loss(x, y, model(x))) == pytest.approx(expected, rel=1e-6)
+    # proved epoch by epoch, w and b, in tests/test_keras_model.py::test_fit_on_two_devices_trains_as_on_one
 
 
 # --- Save and reload ---------------------------------------------------------------------------------
@@ -380,9 +502,28 @@ def test_keras__how_fast__the_table_has_every_way_the_brief_names(lab):
 # --- Exercises ---------------------------------------------------------------------------------------
 
 
-def test_keras__exercises__momentum_ends_higher_here_its_roots_complex_and_slower(lab):
-    assert CHAPTER.says("momentum does not help here: the loss ends higher with it.")
-    assert CHAPTER.says("the roots of the momentum recurrence, complex here, shrink each swing more slowly")
+def momentum_rate(eta, beta, eigenvalues):
+    """Heavy-ball momentum's factor per step on a quadratic: the largest |root| of z² − (1 + β − ηλ)z + β."""
+    return max(np.abs(np.roots([1, -(1 + beta - eta * lam), beta])).max() for lam in eigenvalues)
+
+
+def tuned_rates(eigenvalues):
+    """(plain descent at η* = 2/(λmin + λmax), momentum at its tuned η and β): factors per step."""
+    lam_min, lam_max = eigenvalues
+    root_kappa = np.sqrt(lam_max / lam_min)
+    eta, beta = 4 / (np.sqrt(lam_min) + np.sqrt(lam_max)) ** 2, ((root_kappa - 1) / (root_kappa + 1)) ** 2
+    plain = np.abs(1 - 2 / (lam_min + lam_max) * np.asarray(eigenvalues)).max()
+    return plain, momentum_rate(eta, beta, eigenvalues), beta
+
+
+def test_keras__exercises__momentum_09_ends_higher_at_eta_01_its_roots_complex_and_slower(lab):
+    # the old text said "momentum does not help here": what hurts is beta = 0.9 with eta = 0.1
+    assert "momentum does not help here" not in CHAPTER.prose
+    assert CHAPTER.says("momentum 0.9 does not help at the lab's learning rate: the loss ends higher with "
+                        "it.")
+    assert CHAPTER.says("the roots of the momentum recurrence, complex here, shrink each swing more slowly "
+                        "than "
+                        "plain descent shrinks the error.")
     with_momentum = compiled(momentum=0.9).fit(lab["x"], lab["y"], batch_size=N, epochs=EPOCHS, shuffle=False,
                                                verbose=0).history["loss"]
     assert with_momentum[-1] > lab["history"].loss[-1]
@@ -392,17 +533,48 @@ def test_keras__exercises__momentum_ends_higher_here_its_roots_complex_and_slowe
         assert np.iscomplexobj(roots) and np.abs(roots).max() > abs(1 - LR * lam)
 
 
+def test_keras__exercises__tuned_momentum_halves_the_factor_of_the_best_plain_descent(lab):
+    assert CHAPTER.says("tuned together with the learning rate, momentum multiplies the error per step by "
+                        "about "
+                        "half the factor of plain descent at its own best learning rate. On this nearly "
+                        "round "
+                        "bowl the tuned momentum is tiny; the gain grows as the eigenvalues of $H$ differ "
+                        "more")
+    eigenvalues = np.linalg.eigvalsh(tb.hessian(lab["x"]))
+    plain, momentum, beta = tuned_rates(eigenvalues)
+    assert momentum / plain == pytest.approx(0.5, abs=0.02) and beta < 1e-3
+    # no other (eta, beta) on a grid does better: the tuned values are the best ones
+    grid = [momentum_rate(eta, b, eigenvalues)
+            for eta in np.linspace(0.3, 0.7, 41) for b in (0, 1e-4, 1e-3, 0.01)]
+    assert min(grid) >= momentum - 1e-3
+    # the gain, in steps to shrink the error by a given factor, grows with the spread of the eigenvalues
+    gains = [np.log(p) / np.log(m) for p, m, _ in (tuned_rates([1.0, kappa]) for kappa in (1.06, 10, 100))]
+    assert np.all(np.diff([1 / g for g in gains]) > 0)
+
+
 def test_keras__exercises__dense_kernel_is_one_by_one_bias_length_one_same_run(lab):
+    # the old text asked for y[:, None] "to match the output's shape": targets of shape (N,) work
+    assert "and `y[:, None]` to match the output's shape" not in CHAPTER.prose
+    assert CHAPTER.says("Its output has shape (N, 1), one output per example, and `y` can stay as it is: "
+                        "`mse` "
+                        "gives a target of shape (N,) the output's axis of one before it averages over that "
+                        "axis, "
+                        "so the losses are per example")
     assert CHAPTER.says("The kernel is $w$ as a 1 × 1 matrix, the bias $b$ as a vector of length 1")
     assert CHAPTER.says("The same run, to float32 rounding")
+    (code,) = CHAPTER.solutions()["ex-keras-dense"]
+    assert "dense.fit(x[:, None], y," in code
     dense = keras.layers.Dense(1, kernel_initializer=keras.initializers.Constant(2.0),
                                bias_initializer=keras.initializers.Constant(1.0))
     model = keras.Sequential([keras.Input(shape=(1,)), dense])
     model.compile(optimizer=keras.optimizers.SGD(LR), loss="mse")
-    losses = model.fit(lab["x"][:, None], lab["y"][:, None], batch_size=N, epochs=EPOCHS, shuffle=False,
+    losses = model.fit(lab["x"][:, None], lab["y"], batch_size=N, epochs=EPOCHS, shuffle=False,
                        verbose=0).history["loss"]
     assert tuple(dense.kernel.shape) == (1, 1) and tuple(dense.bias.shape) == (1,)
     np.testing.assert_allclose(losses, lab["history"].loss, rtol=1e-5)
+    # mse expands the (N,) target to the prediction's (N, 1), and the loss is per example
+    per_example = keras.losses.mean_squared_error(lab["y"], model(lab["x"][:, None]))
+    assert tuple(per_example.shape) == (N,)
 
 
 def test_keras__exercises__every_solution_runs_alone_after_the_set_up_cell():

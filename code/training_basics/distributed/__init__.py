@@ -26,7 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ..checks import check_count, check_learning_rate, check_xy
+from ..checks import check_count, check_learning_rate, check_number, check_xy
 from ..data import synthesize
 from ..model import Model
 from ..training import History
@@ -171,22 +171,26 @@ class Checkpoints:
         worker = resolver.task_id if resolver is not None and resolver.task_type is not None else 0
         writes_to = self.directory if worker == 0 else self.directory / f".worker-{worker}"
         self.manager = tf.train.CheckpointManager(self.checkpoint, str(writes_to), max_to_keep=2)
-        latest = tf.train.get_checkpoint_state(str(self.directory))
-        if resume:
-            self.rows = self.restore(latest)
-        elif latest is not None:
+        latest = self.check_directory(self.directory, resume)
+        self.rows = self.restore(latest) if resume else []
+
+    @staticmethod
+    def check_directory(directory, resume):
+        """The state of ``directory``'s latest checkpoint; an error if there is one and ``resume`` is
+        False, or none and it is True."""
+        latest = tf.train.get_checkpoint_state(str(directory))
+        if resume and latest is None:
+            raise FileNotFoundError(f"no checkpoint to resume from: {Path(directory) / 'checkpoint'} is "
+                                    f"missing")
+        if not resume and latest is not None:
             raise FileExistsError(
-                f"{self.directory} already holds checkpoint {latest.model_checkpoint_path}: pass "
-                "resume=True to continue from it, or give an empty checkpoint_dir"
+                f"{directory} already holds checkpoint {latest.model_checkpoint_path}: pass resume=True "
+                "(--resume on the command line) to continue from it, or give an empty checkpoint directory"
             )
-        else:
-            self.rows = []
+        return latest
 
     def restore(self, state):
         """The rows of the history that the latest checkpoint holds, after restoring it."""
-        if state is None:
-            raise FileNotFoundError(f"no checkpoint to resume from: {self.directory / 'checkpoint'} is "
-                                    "missing")
         prefix = state.model_checkpoint_path
         for suffix in (".index", ".data-00000-of-00001"):
             if not Path(prefix + suffix).is_file():
@@ -230,28 +234,41 @@ def free_ports(count):
             s.close()
 
 
-def run_workers(workers=2, epochs=15, learning_rate=0.1, checkpoint_dir=None, every=5,
+def run_workers(workers=2, epochs=15, learning_rate=0.1, checkpoint_dir=None, every=5, resume=False,
                 kill_at_step=None, timeout=120, fail_worker=None, echo=None):
     """Train with ``MultiWorkerMirroredStrategy`` in ``workers`` processes on 127.0.0.1; returns a dict.
 
     Each worker is ``python -m training_basics.distributed --worker`` with its ``TF_CONFIG``
-    (the cluster's free ports, its own index); worker 0 is the chief. With ``kill_at_step``
-    (needs ``checkpoint_dir``), the last worker is SIGKILLed once the chief has logged that
-    step; the others, stuck waiting for it, are killed too, and all restart from the last
-    checkpoint. The result: ``history`` (the chief's), ``final`` ((w, b) of every worker),
-    ``events`` (the launcher's lines). A worker that exits with an error, or any run longer
-    than ``timeout`` seconds, raises ``WorkerError`` naming the worker; no process is left
-    behind. ``echo(line)``, if given, sees every line as it happens. ``fail_worker``: for
-    tests, that worker exits at start as if its import had failed.
+    (the cluster's free ports, its own index); worker 0 is the chief. With ``checkpoint_dir``,
+    a checkpoint every ``every`` steps; ``resume=True`` continues from the latest one there.
+    With ``kill_at_step`` (needs ``checkpoint_dir``), the last worker waits after that step
+    until the chief has logged it too, and is SIGKILLed there, so the kill falls at the same
+    point in every run, with no checkpoint being written; the others are left alone until
+    they end by themselves, and then all restart from the last checkpoint. The result:
+    ``history`` (the chief's), ``final`` ((w, b) of every worker), ``events`` (the launcher's
+    lines). A worker that exits with an error, or any run longer than ``timeout`` seconds,
+    raises ``WorkerError`` naming the worker; no process is left behind. ``echo(line)``, if
+    given, sees every line as it happens. ``fail_worker``: for tests, that worker exits at
+    start as if its import had failed.
 
     Taught in: book/distribute.md
     """
     workers = check_count("workers", workers, minimum=1)
+    epochs = check_count("epochs", epochs, minimum=1)
+    learning_rate = check_learning_rate(learning_rate)
+    every = check_count("every", every, minimum=1)
+    timeout = check_number("timeout", timeout)
+    if timeout <= 0:
+        raise ValueError(f"timeout must be > 0 seconds, got {timeout:g}")
     if kill_at_step is not None:
         kill_at_step = check_count("kill_at_step", kill_at_step)
         if checkpoint_dir is None or not 0 <= kill_at_step < epochs - 1 or workers < 2:
             raise ValueError(f"kill_at_step={kill_at_step} needs workers >= 2, a checkpoint_dir, and a step "
                              f"before the last of epochs={epochs}")
+    if checkpoint_dir is not None:
+        Checkpoints.check_directory(checkpoint_dir, resume)
+    elif resume:
+        raise ValueError("resume=True (--resume) needs a checkpoint_dir (--checkpoint-dir) to resume from")
     events = []
 
     def say(line):
@@ -259,13 +276,13 @@ def run_workers(workers=2, epochs=15, learning_rate=0.1, checkpoint_dir=None, ev
         if echo is not None:
             echo(line)
 
-    options = ["--epochs", str(check_count("epochs", epochs)), "--learning-rate",
-               str(check_learning_rate(learning_rate)), "--every", str(every)]
+    options = ["--epochs", str(epochs), "--learning-rate", str(learning_rate), "--every", str(every)]
     if checkpoint_dir is not None:
         options += ["--checkpoint-dir", str(checkpoint_dir)]
     deadline = time.monotonic() + timeout
     say(f"starting {workers} workers on 127.0.0.1, each on a free port (TF_CONFIG)")
-    outcome = _run_cluster(workers, options, deadline, timeout, kill_at_step, fail_worker, say)
+    resuming = ["--resume"] if resume else []
+    outcome = _run_cluster(workers, options + resuming, deadline, timeout, kill_at_step, fail_worker, say)
     if outcome == "killed":
         say("restarting all workers from the last checkpoint")
         outcome = _run_cluster(workers, options + ["--resume"], deadline, timeout, None, None, say)
@@ -282,6 +299,7 @@ def _run_cluster(workers, options, deadline, timeout, kill_at_step, fail_worker,
     ports = free_ports(workers)
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
     lines, procs, readers, stderr = queue.Queue(), [], [], [[] for _ in range(workers)]
+    err_readers, last = [], workers - 1
     try:
         for index in range(workers):
             env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TF_ENABLE_ONEDNN_OPTS="0",
@@ -289,11 +307,13 @@ def _run_cluster(workers, options, deadline, timeout, kill_at_step, fail_worker,
             command = [sys.executable, "-m", "training_basics.distributed", "--worker", *options,
                        "--deadline", str(max(1, int(deadline - time.monotonic()) + 5))]
             command += ["--fail"] if fail_worker == index else []
+            if kill_at_step is not None and index == last:
+                command += ["--wait-after-step", str(kill_at_step)]
             procs.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                           env=env, stdin=subprocess.DEVNULL, start_new_session=True))
             readers.append(_start_reader(procs[-1].stdout, index, lines))
-            _start_reader(procs[-1].stderr, index, stderr[index])
-        results = {}
+            err_readers.append(_start_reader(procs[-1].stderr, index, stderr[index]))
+        results, chief_at_kill, last_waiting = {}, False, False
         while len(results) < workers:
             try:
                 index, line = lines.get(timeout=0.1)
@@ -303,15 +323,19 @@ def _run_cluster(workers, options, deadline, timeout, kill_at_step, fail_worker,
             message = json.loads(line)
             if "result" in message:
                 results[index] = message["result"]
+            elif "waiting" in message and index == last:
+                last_waiting = True
             elif "resumed" in message and index == 0:
                 say(f"worker 0: resumed from {Path(message['resumed']).name} ({message['step']} steps done)")
             elif "step" in message and index == 0:
                 say(f"worker 0: step {message['step']:2d}  w = {message['w']:.6f}  b = {message['b']:.6f}  "
                     f"loss = {message['loss']:.6f}")
-                if message["step"] == kill_at_step:
-                    procs[-1].send_signal(signal.SIGKILL)
-                    say(f"launcher: SIGKILL to worker {workers - 1} after step {kill_at_step}")
-                    return "killed"
+                chief_at_kill = message["step"] == kill_at_step
+            if chief_at_kill and last_waiting:  # both done with the step; the chief is in the next one
+                procs[last].send_signal(signal.SIGKILL)
+                say(f"launcher: SIGKILL to worker {last} after step {kill_at_step}")
+                _left_alone(procs[:last], err_readers, stderr, deadline, timeout, say)
+                return "killed"
         for index, result in sorted(results.items()):
             say(f"worker {index}: done, w = {result['final_w']:.6f}, b = {result['final_b']:.6f}")
         return [result for _, result in sorted(results.items())]
@@ -325,6 +349,27 @@ def _run_cluster(workers, options, deadline, timeout, kill_at_step, fail_worker,
             proc.stderr.close()
 
 
+def _left_alone(procs, err_readers, stderr, deadline, timeout, say):
+    """Wait for the workers that lost their partner to end by themselves; say how each ended."""
+    while any(proc.poll() is None for proc in procs):
+        if time.monotonic() > deadline:
+            late = [index for index, proc in enumerate(procs) if proc.poll() is None]
+            raise WorkerError(f"worker(s) {late} did not end within {timeout:g} s after their partner was "
+                              f"killed")
+        time.sleep(0.1)
+    heartbeats = "The following tasks are unhealthy (stopped sending heartbeats):"
+    for index, proc in enumerate(procs):
+        err_readers[index].join(timeout=5)
+        lines = stderr[index]
+        aborted = [i for i, line in enumerate(lines)
+                   if "Collective ops is aborted by" in line and heartbeats in line]
+        if aborted:  # TensorFlow's words, without the parts that change from run to run
+            reason = f"Collective ops is aborted ... {heartbeats} {lines[aborted[0] + 1].strip()}"
+        else:
+            reason = f"its stderr ends:\n{_tail(lines)}"
+        say(f"worker {index}: ended by itself, exit code {proc.returncode}: {reason}")
+
+
 def _check_workers(procs, readers, lines, results, stderr, deadline, timeout):
     """Raise ``WorkerError`` if a worker ended without its result, or time is up."""
     for index, proc in enumerate(procs):
@@ -335,7 +380,7 @@ def _check_workers(procs, readers, lines, results, stderr, deadline, timeout):
                               f"its stderr ends:\n{_tail(stderr[index])}")
     if time.monotonic() > deadline:
         late = [index for index, proc in enumerate(procs) if proc.poll() is None]
-        raise WorkerError(f"worker(s) {late} did not finish within {timeout} s; the stderr of worker "
+        raise WorkerError(f"worker(s) {late} did not finish within {timeout:g} s; the stderr of worker "
                           f"{late[0]} ends:\n{_tail(stderr[late[0]])}")
 
 
@@ -362,7 +407,8 @@ def worker_main(args):
 
     Taught in: book/distribute.md
     """
-    signal.alarm(args.deadline)  # bounded in time even if its launcher is gone: SIGALRM ends it
+    threading.Thread(target=_end_when_orphaned, args=(os.getppid(),), daemon=True).start()
+    signal.alarm(args.deadline)  # and in any case at the launcher's deadline: SIGALRM ends it
     if args.fail:
         raise SystemExit("worker: failing at start, as asked (--fail)")
     strategy = tf.distribute.MultiWorkerMirroredStrategy()  # first: before any other TensorFlow operation
@@ -373,6 +419,10 @@ def worker_main(args):
 
     def log(step, w, b, loss):
         print(json.dumps({"step": step, "w": float(w), "b": float(b), "loss": loss}), flush=True)
+        if step == args.wait_after_step:  # for --kill-at-step: wait here to be killed
+            print(json.dumps({"waiting": step}), flush=True)
+            while True:
+                time.sleep(60)
 
     history = train_distributed(strategy, x, y, epochs=args.epochs, learning_rate=args.learning_rate,
                                 checkpoint_dir=args.checkpoint_dir, every=args.every, resume=args.resume,
@@ -380,3 +430,10 @@ def worker_main(args):
     result = {"step": history.epoch.tolist(), "w": history.w.tolist(), "b": history.b.tolist(),
               "loss": history.loss.tolist(), "final_w": history.final_w, "final_b": history.final_b}
     print(json.dumps({"result": result}), flush=True)
+
+
+def _end_when_orphaned(launcher):
+    """End this worker once its launcher is gone (the worker then has another parent process)."""
+    while os.getppid() == launcher:
+        time.sleep(1)
+    os._exit(3)

@@ -18,20 +18,22 @@ def main(argv=None):
     parser.add_argument("--learning-rate", type=float, default=0.1, help="default 0.1")
     parser.add_argument("--checkpoint-dir", help="write a checkpoint there every --every steps")
     parser.add_argument("--every", type=int, default=5, help="steps between checkpoints (default 5)")
+    parser.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in "
+                        "--checkpoint-dir")
     parser.add_argument("--kill-at-step", type=int, help="SIGKILL the last worker after this step, then "
                         "restart all workers from the last checkpoint")
     parser.add_argument("--timeout", type=float, default=120, help="seconds for the whole run (default 120)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # one worker, TF_CONFIG set
-    parser.add_argument("--resume", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--deadline", type=int, default=300, help=argparse.SUPPRESS)
+    parser.add_argument("--wait-after-step", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--fail", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         return worker_main(args)
     try:
         run = run_workers(args.workers, args.epochs, args.learning_rate, args.checkpoint_dir, args.every,
-                          args.kill_at_step, args.timeout, echo=print)
-    except (WorkerError, ValueError, TypeError) as err:
+                          args.resume, args.kill_at_step, args.timeout, echo=print)
+    except (WorkerError, ValueError, TypeError, FileExistsError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     same = len(set(run["final"])) == 1
