@@ -195,9 +195,12 @@ def test_distance_figure_draws_both_distances_and_the_optimums_gap(noisy, figure
 def test_error_figure_theory_line_has_slope_minus_one_half_on_log_log_axes(figures):
     ax = figures["errors"].axes[0]
     assert ax.get_xscale() == ax.get_yscale() == "log"
-    rms, theory = ax.lines
+    rms, theory, exact = ax.lines
     n, e = np.log(theory.get_xdata()), np.log(theory.get_ydata())
     assert np.polyfit(n, e, 1)[0] == pytest.approx(-0.5)
+    sizes = exact.get_xdata()  # the exact RMS for normal inputs, sigma/sqrt(N - 3), dotted
+    np.testing.assert_allclose(exact.get_ydata(), SIGMA / np.sqrt(sizes - 3))
+    assert exact.get_linestyle() == ":"
     assert len(ax.collections[0].get_offsets()) == 3 * 100  # the first 100 seeds of each N as dots
 
 

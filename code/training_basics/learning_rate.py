@@ -39,8 +39,9 @@ def sweep(inputs, outputs, learning_rates, epochs=15, w=2.0, b=1.0):
     predictions ws[:, None]·x + bs[:, None] have shape (K, N), and the losses, one mean per row,
     shape (K,). The models share nothing, so the gradient of the *sum* of the K losses holds each
     model's own gradient, and one tape and one update give all K steps: ``ws ← ws − ηs·∂L/∂ws``.
-    The whole loop is traced once into a graph (``tf.function``). A diverging run is recorded,
-    not stopped.
+    The whole loop is traced once into a graph (``tf.function``); the variables are declared of
+    shape [None], so that one graph serves every K: declared of shape (K,), a third K reused the
+    graph traced for the second and failed. A diverging run is recorded, not stopped.
 
     Taught in: book/learning-rate.md
     """
@@ -49,8 +50,8 @@ def sweep(inputs, outputs, learning_rates, epochs=15, w=2.0, b=1.0):
     epochs = check_count("epochs", epochs)
     start = [check_number("w", w), check_number("b", b)]
     lrs = tf.constant(rates, dtype=tf.float32)
-    ws = tf.Variable(tf.fill([len(rates)], start[0]))
-    bs = tf.Variable(tf.fill([len(rates)], start[1]))
+    ws = tf.Variable(tf.fill([len(rates)], start[0]), shape=[None])  # shape [None]: one graph for any K
+    bs = tf.Variable(tf.fill([len(rates)], start[1]), shape=[None])
     w_path, b_path, loss_path = _descend(x, y, lrs, ws, bs, tf.constant(epochs))
     return Sweep(np.array(rates), w_path.numpy().T, b_path.numpy().T, loss_path.numpy().T)
 

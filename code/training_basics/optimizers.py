@@ -1,8 +1,12 @@
 """From ``assign_sub`` to an optimizer object: the same step, then momentum and Adam.
 
-A Keras optimizer is applied here to a ``tf.Module``'s ``tf.Variable``s only: mixing those with
-Keras variables in one ``apply_gradients`` call breaks (keras-team/keras#20517).
+A Keras optimizer updates the ``tf.Variable``s of the book's ``tf.Module`` model as it updates Keras's
+own variables; one ``apply_gradients`` call may mix the two (a bug that broke the mix,
+keras-team/keras#20517, was fixed in November 2024; tests/test_optimizers.py checks it on the
+installed Keras).
 """
+
+from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
@@ -17,6 +21,7 @@ from .checks import (
     check_trainable,
     check_xy,
 )
+from .learning_rate import _losses
 from .reference import hessian
 from .training import History
 
@@ -70,6 +75,67 @@ def train_with_optimizer(model, inputs, outputs, optimizer, epochs=15, compiled=
         loss=np.array(losses, dtype=np.float32), epoch=np.arange(epochs, dtype=np.int64),
         final_w=float(model.w.numpy()), final_b=float(model.b.numpy()), learning_rate=learning_rate,
     )
+
+
+@dataclass(frozen=True)
+class StartRuns:
+    """Runs of one optimizer from K starts (NumPy arrays, not tensors).
+
+    ``starts`` has shape (K, 2), one (w, b) per row; ``w[k]``, ``b[k]``, ``loss[k]`` hold run k's
+    values at its start and after each step, and the loss there: shape (K, epochs + 1), as in ``Sweep``.
+
+    Taught in: book/learning-rate.md
+    """
+
+    starts: np.ndarray
+    w: np.ndarray
+    b: np.ndarray
+    loss: np.ndarray
+
+
+def train_from_starts(inputs, outputs, optimizer, starts, epochs=100):
+    """Full-batch runs of ``optimizer`` from each start (w, b) in ``starts``, all at once: a ``StartRuns``.
+
+    Keras's SGD, with or without momentum, and Adam update each element of a variable from that
+    element's gradient and state alone. So K models whose w and b are the K elements of two
+    variables, trained on the sum of their K losses as ``sweep`` trains its K learning rates, are K
+    independent runs of the optimizer, and one compiled step trains them all.
+
+    Taught in: book/learning-rate.md
+    """
+    x, y = check_xy(inputs, outputs, "inputs", "outputs")
+    epochs = check_count("epochs", epochs)
+    if not hasattr(optimizer, "apply_gradients"):
+        raise TypeError(f"optimizer must be a Keras optimizer, got {optimizer!r} "
+                        f"({type(optimizer).__name__})")
+    for start in starts:
+        if np.ndim(start) != 1 or len(start) != 2:
+            raise ValueError(f"each start must be a pair (w, b), got {start!r}")
+    points = np.array([[check_number("w", w), check_number("b", b)] for w, b in starts], dtype=np.float64)
+    if len(points) == 0:
+        raise ValueError("starts is empty; expected at least one start (w, b)")
+    ws = tf.Variable(points[:, 0], dtype=tf.float32)
+    bs = tf.Variable(points[:, 1], dtype=tf.float32)
+    optimizer.build([ws, bs])  # its state is created here, outside the graph
+    step = tf.function(_step_from_starts)
+    w_path, b_path, losses = [], [], []
+    for _ in range(epochs):
+        w_path.append(ws.numpy())
+        b_path.append(bs.numpy())
+        losses.append(step(x, y, ws, bs, optimizer).numpy())
+    w_path.append(ws.numpy())
+    b_path.append(bs.numpy())
+    losses.append(_losses(x, y, ws, bs).numpy())
+    return StartRuns(points, np.array(w_path).T, np.array(b_path).T, np.array(losses).T)
+
+
+def _step_from_starts(x, y, ws, bs, optimizer):
+    with tf.GradientTape() as tape:
+        losses = _losses(x, y, ws, bs)
+        total = tf.reduce_sum(losses)  # run k's loss depends on ws[k], bs[k] alone
+    dw, db = tape.gradient(total, [ws, bs])
+    optimizer.apply_gradients([(dw, ws), (db, bs)])
+    return losses
 
 
 def momentum_factor(x, learning_rate, momentum):
