@@ -44,6 +44,29 @@ def test_data__noise_if_you_want_it__the_inputs_stay_and_the_noise_has_the_reque
     assert noise.std() == pytest.approx(0.5, rel=0.05)
 
 
+def legend_of(figure_name):
+    """The legend labels of the chapter's figure ``figure_name``, from running its cell after the set-up
+    and the cells before it, and the figure's caption."""
+    namespace = {}
+    exec(compile(CHAPTER.setup_code(), "data:setup", "exec"), namespace)  # noqa: S102
+    for options, code in CHAPTER.code_cells():
+        if "thebe-init" in options or "remove-cell" in options or "show_source" in code:
+            continue
+        exec(compile(code, "data", "exec"), namespace)  # noqa: S102
+        if f"name: {figure_name}" in options:
+            texts = namespace["fig"].axes[0].get_legend().get_texts()
+            return [t.get_text() for t in texts], " ".join(options.split())
+    raise AssertionError(f"no figure {figure_name}")
+
+
+def test_data__noise_if_you_want_it__legend_and_caption_both_call_the_red_crosses_the_true_line():
+    """The old legend called the red crosses "prediction (ŷ = w·x + b)"; the caption, the true line."""
+    labels, options = legend_of("fig-data-noisy")
+    assert labels == ["data (y)", "true line (y = 3·x + 2)"]
+    assert "whose values at the same inputs are drawn as red crosses" in options
+    assert "the line itself is traced by red crosses" in options
+
+
 def test_data__the_untrained_model__too_flat_with_too_small_an_intercept_not_too_low():
     # The old text called the line "too flat and too low"; left of the crossing it is too high.
     for chapter in (CHAPTER, Chapter("gradients")):

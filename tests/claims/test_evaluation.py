@@ -147,8 +147,37 @@ def test_evaluation__exercises__no_exercise_repeats_the_data_chapters_noise_exer
     assert "noise_std" not in CHAPTER.source
 
 
+def test_evaluation__exercises__no_exercise_repeats_the_data_chapters_training_seed_exercise():
+    """The old last exercise drew a "test set" with the training seed, as the data chapter's does."""
+    assert "ex-data-test-seed" in Chapter("data").solutions()
+    assert "seed=tb.SEED" not in CHAPTER.source and "ex-eval-same-seed" not in CHAPTER.source
+
+
+def test_evaluation__exercises__the_test_mse_from_the_parameter_errors(lab):
+    assert CHAPTER.says("The formula gives the test MSE to a relative {glue:text}`eval-ex-formula-gap:.0e`, "
+                        "float32 rounding")
+    dw, db = lab["history"].final_w - tb.TRUE_w, lab["history"].final_b - tb.TRUE_b
+    x = lab["test"].x.numpy().astype(np.float64)
+    formula = dw**2 * np.mean(x**2) + 2 * dw * db * np.mean(x) + db**2
+    assert abs(lab["ev"].test_mse / formula - 1) < 1e-5
+    rough_gap = abs((dw**2 + db**2) / formula - 1)
+    assert 0.005 < rough_gap < 0.02  # "about 1 % off"
+    assert abs(np.mean(x)) < 0.02 and abs(np.mean(x**2) - 1) < 0.05  # "close to 0 and 1 but not equal"
+    # "The same formula, with the training inputs' means, gives the training loss"
+    x_train = lab["x"].numpy().astype(np.float64)
+    train_formula = dw**2 * np.mean(x_train**2) + 2 * dw * db * np.mean(x_train) + db**2
+    assert float(tb.l2_loss(lab["y"], lab["model"](lab["x"]))) == pytest.approx(train_formula, rel=1e-5)
+
+
 def test_evaluation__exercises__every_solution_runs_alone_after_the_set_up_cell():
-    assert CHAPTER.run_solutions_alone() == ["ex-eval-far", "ex-eval-same-seed", "ex-eval-untrained"]
+    assert CHAPTER.run_solutions_alone() == ["ex-eval-far", "ex-eval-mse-from-errors", "ex-eval-untrained"]
+
+
+def test_evaluation__measuring_the_model__about_as_well_on_new_inputs_not_equally(lab):
+    assert "the model does equally well on new inputs" not in CHAPTER.prose
+    assert CHAPTER.says("the model does about as well on new inputs")
+    train_mse = float(tb.l2_loss(lab["y"], lab["model"](lab["x"])))
+    assert 0.01 < abs(lab["ev"].test_mse / train_mse - 1) < 0.1
 
 
 # --- The page as a whole ----------------------------------------------------------------------------

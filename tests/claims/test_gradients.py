@@ -1,5 +1,10 @@
 """Claims in book/gradients.md, one test per claim, named after the chapter and section."""
 
+import re
+import subprocess
+import sys
+import warnings
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -39,7 +44,11 @@ def test_gradients__by_hand__the_tape_agrees_to_float32_rounding():
 def test_gradients__when_the_gradient_is_none__leaving_tensorflow_inside_the_tape():
     # Missing from the old chapter, which listed three mistakes as if they were all.
     assert CHAPTER.says("### Leaving TensorFlow inside the tape")
-    assert CHAPTER.says("These are the mistakes that produce it most often, the commonest first.")
+    # The old ranking, "most often, the commonest first", came from nowhere; four mistakes are shown.
+    assert "the commonest first" not in CHAPTER.prose
+    assert CHAPTER.says("Here are four mistakes that produce a `None` gradient, each with its fix.")
+    section = CHAPTER.source.split("## When the gradient is None")[1].split("\n## ")[0]
+    assert len(re.findall(r"^### ", section, re.M)) == 4
     x, y = tb.synthesize()
     model = tb.Model()
     with tf.GradientTape() as tape:
@@ -48,6 +57,39 @@ def test_gradients__when_the_gradient_is_none__leaving_tensorflow_inside_the_tap
     with tf.GradientTape() as tape:
         loss = tf.reduce_mean(np.square(y - model(x)))
     assert tape.gradient(loss, [model.w, model.b]) == [None, None]
+
+
+def test_gradients__when_the_gradient_is_none__assign_sub_fails_keras_skips_and_warns_once():
+    """The old text said a None gradient "is skipped and the parameter silently never trains". With the
+    locked Keras 3 an optimizer warns, under Python's default filter on the first step only; the book's
+    assign_sub update fails; only a hand-written skip is silent."""
+    import keras
+
+    assert "silently never trains" not in CHAPTER.prose
+    assert CHAPTER.says("A Keras optimizer, which Part II of the book uses, does not fail. It skips a "
+                        "variable whose gradient is `None`, updates the others, and warns.")
+    assert CHAPTER.says("Python shows a warning, under its default filter, only the first time a line of "
+                        "code issues it")
+    assert keras.__version__.startswith("3.")
+    v = tf.Variable(2.0)
+    with pytest.raises(TypeError, match="unsupported operand"):
+        v.assign_sub(0.1 * None)
+    other = tf.Variable(1.0)
+    optimizer = keras.optimizers.SGD(learning_rate=0.1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        for _ in range(3):
+            optimizer.apply_gradients([(None, v), (tf.constant(-1.0), other)])
+    assert [str(w.message).split(" when")[0] for w in caught] == [f"Gradients do not exist for variables "
+                                                                   f"['{v.name}']"]
+    assert caught[0].category is UserWarning
+    assert float(v.numpy()) == 2.0 and float(other.numpy()) == pytest.approx(1.3)
+    with pytest.raises(ValueError, match="No gradients provided for any variable"):
+        optimizer.apply_gradients([(None, v)])
+    # Python's default action, in a fresh interpreter, for a warning no filter names: "default"
+    fresh = subprocess.run([sys.executable, "-c", "import warnings; print(warnings.defaultaction)"],
+                           capture_output=True, text=True, check=True)
+    assert fresh.stdout.strip() == "default"
 
 
 def test_gradients__when_the_gradient_is_none__the_loss_computed_outside_the_tape():

@@ -53,3 +53,53 @@ def test_intro__cross_references_read_as_sentences():
 
 def test_intro__hidden_cells_only_glue_values_computed_in_visible_cells():
     assert CHAPTER.hidden_computations() == []
+
+
+def toc_parts():
+    """[(caption, [chapter names])] of _toc.yml, in reading order."""
+    import yaml
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    return [(part["caption"], [Path(entry["file"]).name for entry in part["chapters"]])
+            for part in toc["parts"]]
+
+
+def test_intro__what_you_will_build__says_what_each_part_and_the_appendix_do():
+    """The old intro listed Part I's chapters only, as if the book were Part I."""
+    parts = dict(toc_parts())
+    assert list(parts)[:3] == ["Custom training, step by step", "Beyond the lab", "Appendix"]
+    assert CHAPTER.says("**Part I, *Custom training, step by step*,** follows the lab.")
+    assert CHAPTER.says("**Part II, *Beyond the lab*,** asks what the lab leaves out.")
+    assert CHAPTER.says("**The appendix** runs the loop with `tf.distribute`")
+    for caption in ("Custom training, step by step", "Beyond the lab", "Appendix"):
+        for name in parts[caption]:
+            assert f"{{ref}}`chapter-{name}`" in CHAPTER.source, name
+
+
+def test_intro__no_fit_and_no_optimizer_object_is_said_of_part_i_only():
+    """The old first lines said "No `model.fit`, no optimizer object" of the whole book; Part II uses both."""
+    assert "No `model.fit`,\nno optimizer object" not in CHAPTER.source
+    assert CHAPTER.says("Its first part follows the original lab and trains with no `model.fit` and no "
+                        "optimizer object")
+    parts = dict(toc_parts())
+    part_one, part_two = parts["Custom training, step by step"], parts["Beyond the lab"]
+    for name in part_one:
+        source = Chapter(name).source
+        assert ".fit(" not in source and "train_with_optimizer" not in source, name
+        # the one optimizer in Part I shows what it does with a gradient of None, and trains nothing
+        assert source.count("keras.optimizers.") == (1 if name == "gradients" else 0), name
+    part_two_sources = "".join(Chapter(name).source for name in part_two)
+    assert "keras.optimizers.SGD(" in part_two_sources and ".fit(" in part_two_sources
+
+
+def test_intro__how_to_read_this_book__timings_are_measured_afresh_and_never_quoted():
+    """Building twice gives the same numbers except the timings of `measured` cells, which no glue quotes."""
+    assert CHAPTER.says("The exceptions are the timings that a few pages measure as they are built; the text "
+                        "quotes none of them.")
+    measured_anywhere = 0
+    for path in sorted((ROOT / "book").glob("*.md")):
+        for options, code in Chapter(path.stem).code_cells():
+            if "measured" in options:
+                measured_anywhere += 1
+                assert "glue(" not in code, path.name
+    assert measured_anywhere >= 3

@@ -1,5 +1,9 @@
 """Claims in book/loss.md, one test per claim, named after the chapter and section."""
 
+import inspect
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -8,6 +12,8 @@ from chapter import Chapter
 import training_basics as tb
 
 CHAPTER = Chapter("loss")
+ROOT = Path(__file__).resolve().parents[2]
+BOOK, CODE = ROOT / "book", ROOT / "code" / "training_basics"
 
 
 def untrained_errors(n):
@@ -42,6 +48,50 @@ def test_loss__why_the_mean_and_not_the_sum__the_sum_grows_with_n_the_mean_settl
     assert sums == sorted(sums) and sums[-1] > 1000 * sums[0]
     assert abs(means[-1] - means[-2]) < 0.05 * means[-1]  # settles
     assert abs(means[-1] - 2.0) < 0.1  # towards (3 - 2)² + (2 - 1)², the expectation for x ~ N(0, 1)
+
+
+def test_loss__why_the_mean_and_not_the_sum__the_mean_settles_towards_2_and_1_9658_is_one_samples_value():
+    """The old text said the mean settles "to 1.9658 with 10,000 examples": that is one sample's value.
+    The limit is 2.0, the data chapter's (w_true − w)² + (b_true − b)², and samples scatter around it."""
+    assert "settles as $N$ grows, to {glue:text}`loss-mean-10000:.4f`" not in CHAPTER.prose
+    assert CHAPTER.says("and settles as $N$ grows: towards "
+                        "$(w_\\text{true} - w)^2 + (b_\\text{true} - b)^2 =$ {glue:text}`loss-limit:.1f`, "
+                        "the value that {ref}`the data chapter <chapter-data>` derives")
+    assert "(w_{\\text{true}} - w)^2 + (b_{\\text{true}} - b)^2" in Chapter("data").prose  # derived there
+    model = tb.Model()
+    limit = (tb.TRUE_w - float(model.w)) ** 2 + (tb.TRUE_b - float(model.b)) ** 2
+    assert limit == 2.0
+    def mean_loss(n, seed):
+        x, y = tb.synthesize(num_examples=n, seed=seed)
+        return float(tb.l2_loss(y, model(x)))
+
+    seeds = range(8)
+    large = np.array([mean_loss(10_000, seed) for seed in seeds])
+    small = np.array([mean_loss(10, seed) for seed in seeds])
+    assert np.abs(large - limit).max() < 0.1 and abs(large.mean() - limit) < 0.03  # around 2.0
+    assert large.std() > 0.01  # each sample has its own value: 1.9658 is the book's seed's
+    assert abs(mean_loss(10_000, tb.SEED) - 1.9658) < 5e-5 and abs(1.9658 - limit) > 0.03
+    assert np.sqrt(np.mean((small - limit) ** 2)) > 5 * np.sqrt(np.mean((large - limit) ** 2))  # settles
+
+
+def test_loss__the_mean_of_squared_errors__the_book_swaps_the_labs_argument_order_and_says_so():
+    """The old text called the body "the lab's own line"; the lab's is loss(predicted_y, target_y)."""
+    assert "the body is the lab's own line" not in CHAPTER.prose
+    assert CHAPTER.says("The body is the lab's line with its arguments the other way round: the lab defines "
+                        "`loss(predicted_y, target_y)`, predictions first, while `l2_loss` takes the targets "
+                        "first")
+    assert list(inspect.signature(tb.l2_loss).parameters) == ["target_y", "predicted_y"]
+    # "the square makes both orders give the same loss, to the last bit"
+    for seed in range(8):
+        a, b = (tf.random.stateless_normal([100], seed=[seed, k]) for k in (0, 1))
+        assert float(tb.l2_loss(a, b)) == float(tf.reduce_mean(tf.square(b - a)))
+    # "every call in this book passes them first": targets are y, y_*, *_y, targets, yb, outputs, new.y
+    first_arguments = set()
+    for path in sorted(BOOK.glob("*.md")) + sorted(CODE.rglob("*.py")):
+        for first in re.findall(r"(?<![\w.])(?:tb\.)?l2_loss\(([^,()]+),", path.read_text(encoding="utf-8")):
+            first_arguments.add(first.strip())
+    assert first_arguments and all(re.fullmatch(r"(\w+_)?y(_\w+|\d+|b)?|targets|outputs|new\.y", name)
+                                   for name in first_arguments), first_arguments
 
 
 def test_loss__why_the_mean_and_not_the_sum__the_gradient_of_a_sum_is_n_times_that_of_the_mean():

@@ -1,5 +1,7 @@
 """Claims in book/model.md, one test per claim, named after the chapter and section."""
 
+import re
+
 import numpy as np
 import tensorflow as tf
 from chapter import Chapter
@@ -14,6 +16,17 @@ def test_model__parameters_are_variables__the_labs_start_is_fixed_though_its_tex
                         "exactly these two numbers, the same on every run.")
     starts = {(float(m.w), float(m.b)) for m in (tb.Model(), tb.Model(), tb.Model())}
     assert starts == {(2.0, 1.0)}
+
+
+PART_I = ["intro", "model", "loss", "data", "gradients", "updates", "training-loop", "evaluation"]
+
+
+def test_model__parameters_are_variables__the_lab_calls_its_start_random_said_once_in_part_i():
+    """The old Part I pointed out four times that the lab's "random" start is fixed; once is enough."""
+    said = [(name, sentence) for name in PART_I for sentence in re.split(r"(?<=\.)\s", Chapter(name).prose)
+            if "random" in sentence and re.search(r"lab's text|its text|promise", sentence)]
+    assert said == [("model", "The lab's text calls these initial values random; they are not: its code sets "
+                               "exactly these two numbers, the same on every run.")], said
 
 
 def test_model__parameters_are_variables__an_integer_variable_gets_no_gradient():

@@ -47,6 +47,33 @@ def test_updates__one_training_step__train_step_is_the_labs_step_with_no_checks(
     assert body.count("assign_sub") == 2 and "GradientTape" in body and "tape.gradient" in body
 
 
+def test_updates__one_training_step__the_labs_step_with_the_loss_arguments_swapped_and_said_so():
+    """The old text said "the lab's step, line for line"; its loss takes the targets first, the lab's
+    loss(predicted_y, target_y) the predictions."""
+    import inspect
+
+    assert "It is the lab's step, line for line" not in CHAPTER.prose
+    assert CHAPTER.says("It is the lab's step; the loss it calls is the book's `l2_loss`, which takes the "
+                        "targets first, the other way round from the lab's `loss`")
+    assert "l2_loss(outputs, model(inputs))" in inspect.getsource(tb.train_step)
+    assert list(inspect.signature(tb.l2_loss).parameters) == ["target_y", "predicted_y"]
+
+
+def test_updates__assign_sub__the_tensorflow_1_names_survive_only_under_compat_v1():
+    assert CHAPTER.says("The old functions survive only under `tf.compat.v1`.")
+    assert not hasattr(tf, "assign_sub") and not hasattr(tf.train, "Optimizer")
+    assert hasattr(tf.compat.v1, "assign_sub") and hasattr(tf.compat.v1.train, "Optimizer")
+    assert "hasattr(tf.compat.v1, 'assign_sub')" in CHAPTER.source
+
+
+def test_updates__why_not_rebinding__a_none_gradient_crashes_the_update_or_a_handwritten_skip_is_silent():
+    """The old text said code that skips None gradients "silently" stops training: a Keras optimizer warns."""
+    assert "in code that skips `None` gradients, silently stop" not in CHAPTER.prose
+    assert CHAPTER.says("if it skipped `None` gradients with an `if`, stop training $w$ without a word")
+    with pytest.raises(TypeError):
+        tf.Variable(2.0).assign_sub(0.1 * None)
+
+
 def test_updates__one_training_step__both_move_towards_the_true_values_and_the_loss_falls(data):
     model = tb.Model()
     before = float(tb.train_step(model, data.x, data.y, 0.1))
