@@ -89,6 +89,11 @@ CASES = [
      r"resume=True \(--resume\) needs a checkpoint_dir \(--checkpoint-dir\)"),
     ("minibatches, repeats 0", lambda: tb.seconds_per_epoch(tb.minibatches(X, Y, 4), repeats=0), ValueError,
      r"repeats must be >= 1, got 0"),
+    ("step times, repeats 0",
+     lambda: tb.distributed.step_times(tf.distribute.get_strategy(), X, Y, repeats=0),
+     ValueError, r"repeats must be >= 1, got 0"),
+    ("step times, steps 2.5", lambda: tb.seconds_per_step(tf.distribute.get_strategy(), X, Y, steps=2.5),
+     TypeError, r"steps must be an integer, got 2.5"),
 ]
 
 

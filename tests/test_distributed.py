@@ -30,9 +30,18 @@ devices = tb.split_cpu(2)
 strategy = tf.distribute.MirroredStrategy(devices)
 x, y = tb.synthesize()
 h, ref = tb.train_distributed(strategy, x, y, epochs=15, learning_rate=0.1), tb.train(tb.Model(), x, y)
+# the mistake the chapter warns of: each replica takes its own mean (tf.reduce_mean in replica_step)
+global_mean = tf.nn.compute_average_loss
+tf.nn.compute_average_loss = lambda per_example, global_batch_size: tf.reduce_mean(per_example)
+own = tb.train_distributed(strategy, x, y, epochs=15, learning_rate=0.1)
+tf.nn.compute_average_loss = global_mean
+twice = tb.train(tb.Model(), x, y, epochs=15, learning_rate=0.2)
 print(json.dumps({"replicas": strategy.num_replicas_in_sync, "devices": devices,
                   "run": [h.w.tolist(), h.b.tolist(), h.loss.tolist(), h.final_w, h.final_b],
-                  "ref": [ref.w.tolist(), ref.b.tolist(), ref.loss.tolist(), ref.final_w, ref.final_b]}))
+                  "ref": [ref.w.tolist(), ref.b.tolist(), ref.loss.tolist(), ref.final_w, ref.final_b],
+                  "own": [own.w.tolist(), own.b.tolist(), own.loss.tolist(), own.final_w, own.final_b],
+                  "twice": [twice.w.tolist(), twice.b.tolist(), twice.loss.tolist(), twice.final_w,
+                            twice.final_b]}))
 """
 
 
@@ -59,13 +68,29 @@ def no_children_left():
             and p.status() != psutil.STATUS_ZOMBIE]
 
 
-def test_mirrored_on_two_logical_cpus_reproduces_the_single_device_history():
+@pytest.fixture(scope="module")
+def mirrored():
     out = subprocess.run([sys.executable, "-c", MIRRORED], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-3000:]
-    result = json.loads(out.stdout.splitlines()[-1])
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+def test_mirrored_on_two_logical_cpus_reproduces_the_single_device_history(mirrored):
+    result = mirrored
     assert result["replicas"] == 2 and len(result["devices"]) == 2
     for got, want in zip(result["run"], result["ref"], strict=True):
         np.testing.assert_allclose(got, want, **TOLERANCE)
+
+
+def test_mirrored_with_each_replica_taking_its_own_mean_trains_at_twice_the_learning_rate(mirrored):
+    """The mistake book/distribute.md says the tests make: tf.reduce_mean in replica_step, on two devices,
+    gives the lab's run at learning rate 0.2 (w, b at every step), and reports twice its loss."""
+    result = mirrored
+    (w, b, loss, final_w, final_b), (tw, tb_, tloss, tfinal_w, tfinal_b) = result["own"], result["twice"]
+    np.testing.assert_allclose([*w, final_w], [*tw, tfinal_w], **TOLERANCE)
+    np.testing.assert_allclose([*b, final_b], [*tb_, tfinal_b], **TOLERANCE)
+    np.testing.assert_allclose(loss, 2 * np.array(tloss), rtol=1e-5)
+    assert abs(final_w - result["ref"][3]) > 1e-3  # and not the lab's run at 0.1
 
 
 def test_two_workers_end_where_one_process_ends(two_workers, lab):
@@ -269,3 +294,32 @@ def test_split_cpu_too_late_says_so():
     expected = f"TensorFlow has already initialized .* split_cpu\\({wanted}\\) before"
     with pytest.raises(RuntimeError, match=expected):
         tb.split_cpu(wanted)
+
+
+def test_step_times_times_every_step_after_the_first_and_seconds_per_step_is_their_median(monkeypatch):
+    import types
+
+    x, y = tb.synthesize(20)
+    strategy = tf.distribute.get_strategy()
+    times = tb.distributed.step_times(strategy, x, y, steps=4, repeats=2)
+    assert times.shape == (2, 4) and np.all(times > 0)
+    for bad, message in ((dict(steps=0), "steps must be >= 1, got 0"), (dict(repeats=0),
+                                                                        "repeats must be >= 1, got 0")):
+        with pytest.raises(ValueError, match=message):
+            tb.distributed.step_times(strategy, x, y, **bad)
+    # which gaps it keeps: a fake clock whose k-th reading is k² (gaps 2k + 1), and a fake run that only logs
+    readings = iter(np.arange(100.0) ** 2)
+    monkeypatch.setattr(tb.distributed, "time", types.SimpleNamespace(perf_counter=lambda: next(readings)))
+    runs = []
+
+    def fake_train(strategy, inputs, outputs, epochs, log):
+        runs.append(epochs)
+        for step in range(epochs):
+            log(step, 0.0, 0.0, 0.0)
+
+    monkeypatch.setattr(tb.distributed, "train_distributed", fake_train)
+    times = tb.distributed.step_times(strategy, x, y, steps=3, repeats=2)
+    assert runs == [4, 4]  # 1 + steps each; the clock reads 0, 1, 4, 9, then 16, 25, 36, 49
+    np.testing.assert_array_equal(times, [[1, 3, 5], [9, 11, 13]])
+    readings = iter(np.arange(100.0) ** 2)
+    assert tb.distributed.seconds_per_step(strategy, x, y, steps=3, repeats=2) == 7.0  # the six's median

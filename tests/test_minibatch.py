@@ -154,11 +154,17 @@ def test_the_order_depends_on_the_global_seed_only_when_it_is_set():
         "print(first())\n"
         "tf.random.set_seed(tb.SEED)\n"
         "print(first())\n"
+        "tf.random.set_seed(87654321)\n"
+        "print(first())\n"
     )
     runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
             .stdout.splitlines() for _ in range(2)]
     assert runs[0] == runs[1]  # every order fixed, in any process
-    unset, after_set_seed, after_keras_seed, after_same_tf_seed = runs[0]
+    unset, after_set_seed, after_keras_seed, after_same_tf_seed, after_default_seed = runs[0]
     assert len({unset, after_set_seed, after_keras_seed}) == 3
     assert after_keras_seed == after_same_tf_seed  # keras.utils.set_random_seed sets TensorFlow's global seed
+    assert after_default_seed == unset  # unset, TensorFlow uses its default global seed, 87654321
+    from tensorflow.python.framework import random_seed
+
+    assert random_seed.DEFAULT_GRAPH_SEED == 87654321
 

@@ -16,8 +16,9 @@ def minibatches(inputs, outputs, batch_size=None, seed=0, drop_remainder=False):
     in a new order on every pass, and cut into ⌈N / B⌉ batches of B, the last one short
     (N mod B examples), or into ⌊N / B⌋ with ``drop_remainder``. Shapes: (N,) in, (B,) out.
     The sequence of orders depends on ``seed`` and on TensorFlow's global seed: while that
-    is unset, ``seed`` alone fixes it; ``tf.random.set_seed``, or ``keras.utils.set_random_seed``
-    which calls it (book/keras.md does), gives another sequence, just as fixed.
+    is unset, TensorFlow uses its default, 87654321, and ``seed`` alone fixes it;
+    ``tf.random.set_seed`` with another value, or ``keras.utils.set_random_seed`` which calls
+    it (book/keras.md does), gives another sequence, just as fixed.
 
     Taught in: book/minibatches.md
     """

@@ -69,10 +69,10 @@ def test_keras__setup__training_basics_imported_before_keras_and_tensorflow_and_
 
 
 def test_keras__the_model__scalar_float32_weights_at_the_labs_start_predicting_as_tb_model(lab):
-    assert CHAPTER.says("`w` and `b` are scalars, `shape=()`, float32, started at the lab's values by "
-                        "a constant initializer.")
-    assert CHAPTER.says("The model has the two trainable weights `fit` will update, and predicts what "
-                        "the lab's model predicts")
+    assert CHAPTER.says("`w` and `b` are scalars, `shape=()`, float32, started at the lab's values by a "
+                        "constant initializer.")
+    assert CHAPTER.says("The model has the two trainable weights `fit` will update, and predicts what the "
+                        "lab's model predicts")
     model = tb.KerasModel()
     assert model.trainable_weights == [model.w, model.b]
     assert all(v.shape == () and v.dtype == "float32" for v in model.trainable_weights)
@@ -140,8 +140,8 @@ def test_keras__what_keras_logs__the_mean_of_the_batch_losses_weighted_by_batch_
 
 
 def test_keras__what_keras_logs__last_logged_loss_is_before_the_last_step_evaluate_after(lab):
-    assert CHAPTER.says("So `fitted.history[\"loss\"][-1]` is the loss *before* the last step. The loss "
-                        "of the trained model, after it, is what `evaluate` returns")
+    assert CHAPTER.says("So `fitted.history[\"loss\"][-1]` is the loss *before* the last step. The loss of "
+                        "the trained model, after it, is what `evaluate` returns")
     model = compiled()
     logged = model.fit(lab["x"], lab["y"], batch_size=N, epochs=EPOCHS, shuffle=False,
                        verbose=0).history["loss"]
@@ -172,8 +172,13 @@ def test_keras__what_keras_logs__four_batches_of_250_falling_and_the_loss_of_no_
 
 def test_keras__the_trap__fit_runs_logs_the_same_loss_and_changes_nothing_with_one_warning(lab):
     assert CHAPTER.says("`fit` raised nothing: it ran {glue:text}`keras-epochs` epochs, logged the same loss")
-    assert CHAPTER.says("Its one word is a Python warning that does not say why")
-    assert CHAPTER.says("`fit` runs, warns once and trains nothing.")
+    # the old text: "warns once"; the warning comes with each trace of the step, not once per model
+    assert "warns once" not in CHAPTER.prose
+    assert CHAPTER.says("Its one word is a Python warning that does not say why, given when `fit` traces "
+                        "its training step: once here, and not at all in a second `fit` of the same model, "
+                        "which reuses the traced step (with `run_eagerly=True`, which traces nothing, at "
+                        "every batch).")
+    assert CHAPTER.says("`fit` runs, warns when it traces its step, and trains nothing.")
     trap = tb.RawVariableModel()
     trap.compile(optimizer=keras.optimizers.SGD(LR), loss="mse")
     with warnings.catch_warnings(record=True) as caught:
@@ -185,6 +190,17 @@ def test_keras__the_trap__fit_runs_logs_the_same_loss_and_changes_nothing_with_o
     assert (trap.w.numpy(), trap.b.numpy()) == (2.0, 1.0)
     assert [str(w.message) for w in caught] == ["The model does not have any trainable weights."]
     assert "tf.Variable" not in str(caught[0].message) and "add_weight" not in str(caught[0].message)
+    traced_once = trap.train_function
+    with warnings.catch_warnings(record=True) as again:  # a second fit reuses the traced step: no warning
+        warnings.simplefilter("always")
+        trap.fit(lab["x"], lab["y"], batch_size=N, epochs=2, shuffle=False, verbose=0)
+    assert again == [] and trap.train_function is traced_once
+    eager = tb.RawVariableModel()
+    eager.compile(optimizer=keras.optimizers.SGD(LR), loss="mse", run_eagerly=True)
+    with warnings.catch_warnings(record=True) as every_batch:
+        warnings.simplefilter("always")
+        eager.fit(lab["x"], lab["y"], batch_size=250, epochs=2, shuffle=False, verbose=0)
+    assert [str(w.message) for w in every_batch] == ["The model does not have any trainable weights."] * 8
 
 
 def test_keras__the_trap__no_claim_about_keras_2_that_the_locked_version_cannot_show():
@@ -213,8 +229,8 @@ def test_keras__the_trap__weight_history_stops_fit_naming_the_variables_and_the_
 
 
 def test_keras__a_custom_train_step__same_numbers_and_the_callback_works(lab):
-    assert CHAPTER.says("and the `WeightHistory` callback worked with the custom step as with the "
-                        "built-in one")
+    assert CHAPTER.says("and the `WeightHistory` callback worked with the custom step as with the built-in "
+                        "one")
     record = tb.WeightHistory()
     compiled(tb.CustomStepModel).fit(lab["x"], lab["y"], batch_size=N, epochs=EPOCHS, shuffle=False,
                                      verbose=0, callbacks=[record])
@@ -236,8 +252,8 @@ def test_keras__a_custom_train_step__listed_metrics_reset_every_epoch_without_co
 
 
 def test_keras__a_custom_train_step__optimizer_apply_subtracts_learning_rate_times_gradient():
-    assert CHAPTER.says("`self.optimizer.apply(gradients, variables)` is Keras 3's update; for `SGD` "
-                        "it subtracts the learning rate times each gradient.")
+    assert CHAPTER.says("`self.optimizer.apply(gradients, variables)` is Keras 3's update; for `SGD` it "
+                        "subtracts the learning rate times each gradient.")
     w, b = keras.Variable(2.0), keras.Variable(1.0)
     keras.optimizers.SGD(LR).apply([tf.constant(0.5), tf.constant(-2.0)], [w, b])
     assert (float(w.numpy()), float(b.numpy())) == pytest.approx((2.0 - LR * 0.5, 1.0 + LR * 2.0), abs=1e-7)
@@ -321,8 +337,8 @@ def two_replicas():
 
 def test_keras__distribute__keras_divides_each_replicas_mean_by_the_number_of_replicas():
     assert CHAPTER.says("Keras divides each replica's loss, the mean of its per-example losses, by the "
-                        "number "
-                        "of replicas, which gives the mean over the batch when the shares are equal in size.")
+                        "number of replicas, which gives the mean over the batch when the shares are equal "
+                        "in size.")
     from keras.src.losses import loss as keras_loss
 
     reduce_source = inspect.getsource(keras_loss.reduce_values)
@@ -339,8 +355,7 @@ def test_keras__distribute__keras_divides_each_replicas_mean_by_the_number_of_re
 def test_keras__distribute__mse_on_n_is_one_number_which_keras_leaves_as_it_is(lab):
     assert CHAPTER.says("On shape (N,), `mse` returns the mean over the whole batch, one number, and Keras "
                         "divides only a loss of per-example values by the number of replicas: a single "
-                        "number "
-                        "it leaves as it is (`reduce_values` in `keras/src/losses/loss.py`).")
+                        "number it leaves as it is (`reduce_values` in `keras/src/losses/loss.py`).")
     from keras.src.losses import loss as keras_loss
 
     predictions = tb.Model()(lab["x"])
@@ -355,10 +370,8 @@ def test_keras__distribute__mse_on_n_is_one_number_which_keras_leaves_as_it_is(l
 
 def test_keras__distribute__twice_the_rate_silently_the_fixed_models_as_one_device(lab, two_replicas):
     assert CHAPTER.says("On two replicas the optimizer would add two full gradients, and `fit` would train "
-                        "at "
-                        "twice the learning rate, without an error or a warning; only the logged loss, twice "
-                        "the "
-                        "model's loss, would show it.")
+                        "at twice the learning rate, without an error or a warning; only the logged loss, "
+                        "twice the model's loss, would show it.")
     assert CHAPTER.says("With either, `fit` on two devices trains as on one")
     one = tb.train(tb.Model(), lab["x"], lab["y"], epochs=3, learning_rate=LR)
     twice = tb.train(tb.Model(), lab["x"], lab["y"], epochs=3, learning_rate=2 * LR)
@@ -374,10 +387,8 @@ def test_keras__distribute__twice_the_rate_silently_the_fixed_models_as_one_devi
 
 def test_keras__distribute__the_models_add_the_axis_and_divide_the_gradients():
     assert CHAPTER.says("So `KerasModel.compute_loss` gives `y` and the predictions an axis of one, shape "
-                        "(N, 1), "
-                        "before Keras's own `compute_loss` runs, and `CustomStepModel.train_step`, which "
-                        "computes "
-                        "its loss itself, divides its gradients by the number of replicas, "
+                        "(N, 1), before Keras's own `compute_loss` runs, and `CustomStepModel.train_step`, "
+                        "which computes its loss itself, divides its gradients by the number of replicas, "
                         "`tf.distribute.get_strategy().num_replicas_in_sync`, which is 1 without a strategy.")
     assert CHAPTER.says("the tests check both models' $w$ and $b$, epoch by epoch, against one device's.")
     compute = inspect.getsource(tb.KerasModel.compute_loss)
@@ -386,8 +397,7 @@ def test_keras__distribute__the_models_add_the_axis_and_divide_the_gradients():
     assert "tf.distribute.get_strategy().num_replicas_in_sync" in step and "g / replicas" in step
     assert tf.distribute.get_strategy().num_replicas_in_sync == 1
     assert CHAPTER.says("`compute_loss` gives `y` and the predictions an axis of one before Keras computes "
-                        "the "
-                        "loss. On one device that changes nothing")
+                        "the loss. On one device that changes nothing")
     x, y = tb.synthesize()
     model = compiled()
     expected = float(tb.l2_loss(y, model(x)))
@@ -472,9 +482,49 @@ def test_keras__how_fast__fit_from_arrays_has_one_keras_epoch_per_lab_epoch(lab)
     assert counter.epochs == counter.batches == EPOCHS
 
 
+def test_keras__how_fast__fit_from_arrays_starts_two_passes_over_its_own_pipeline_each_epoch(lab):
+    # the old text put the epoch's callbacks beside the pipeline as the cost of fit(x, y); the split shows it
+    assert CHAPTER.says("From the arrays `x` and `y`, `fit` builds a `tf.data` pipeline of its own, and "
+                        "every Keras epoch starts a new pass over it (a new iterator; the locked Keras "
+                        "makes a second one as the epoch ends, which the next epoch does not use) and calls "
+                        "the epoch's callbacks, around a single step.")
+    assert CHAPTER.says("The two lines differ only in the input pipeline, so the gap between them, before "
+                        "and after the step, is what the passes over the pipeline built from the arrays "
+                        "cost; the callbacks run alike in both.")
+    from keras.src.backend.tensorflow.trainer import TFEpochIterator
+
+    made = TFEpochIterator(x=lab["x"], y=lab["y"], batch_size=N, shuffle=False,
+                           distribute_strategy=tf.distribute.get_strategy())
+    assert isinstance(made.data_adapter.get_tf_dataset(), tf.data.Dataset)  # a tf.data pipeline of its own
+    passes, used = [], []
+    original = TFEpochIterator._get_iterator
+
+    def counted(self):
+        passes.append(len(used))
+        return original(self)
+
+    class Steps(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            used.append(batch)
+
+    TFEpochIterator._get_iterator = counted
+    try:
+        for data in (dict(x=lab["x"], y=lab["y"], batch_size=N), dict(x=tf.data.Dataset.from_tensors(
+                (lab["x"], lab["y"])))):
+            passes.clear(), used.clear()
+            compiled().fit(**data, epochs=3, shuffle=False, verbose=0, callbacks=[Steps()])
+            assert passes == [0, 1, 1, 2, 2, 3]  # one before each epoch's step, one after it, never used
+    finally:
+        TFEpochIterator._get_iterator = original
+    (code,) = [code for options, code in CHAPTER.code_cells() if "class EpochClock" in code]
+    assert 'dict(x=x, y=y, batch_size=n)' in code and "dict(x=tf.data.Dataset.from_tensors((x, y)))" in code
+    assert code.count("fit(**data, epochs=") == 2 and code.count("shuffle=False") == 2
+    assert "callbacks=[clock]" in code  # the same callbacks, and the same model and step, for both inputs
+
+
 def test_keras__how_fast__jit_compile_auto_turns_xla_on_only_with_an_accelerator():
-    assert CHAPTER.says("The default, `jit_compile=\"auto\"`, turns XLA on only when TensorFlow sees a "
-                        "GPU or another accelerator.")
+    assert CHAPTER.says("The default, `jit_compile=\"auto\"`, turns XLA on only when TensorFlow sees a GPU "
+                        "or another accelerator.")
     model = tb.KerasModel()
     model.compile(keras.optimizers.SGD(LR), "mse")
     accelerators = [d for d in tf.config.list_physical_devices() if d.device_type != "CPU"]
@@ -522,8 +572,7 @@ def test_keras__exercises__momentum_09_ends_higher_at_eta_01_its_roots_complex_a
     assert CHAPTER.says("momentum 0.9 does not help at the lab's learning rate: the loss ends higher with "
                         "it.")
     assert CHAPTER.says("the roots of the momentum recurrence, complex here, shrink each swing more slowly "
-                        "than "
-                        "plain descent shrinks the error.")
+                        "than plain descent shrinks the error.")
     with_momentum = compiled(momentum=0.9).fit(lab["x"], lab["y"], batch_size=N, epochs=EPOCHS, shuffle=False,
                                                verbose=0).history["loss"]
     assert with_momentum[-1] > lab["history"].loss[-1]
@@ -533,13 +582,43 @@ def test_keras__exercises__momentum_09_ends_higher_at_eta_01_its_roots_complex_a
         assert np.iscomplexobj(roots) and np.abs(roots).max() > abs(1 - LR * lam)
 
 
+def test_keras__exercises__momentum_03_ends_far_lower_at_eta_01_from_every_start(lab):
+    # the old solution: "momentum does not help here ... Momentum pays off on long, narrow bowls"; only
+    # beta = 0.9 fails at eta = 0.1, a smaller beta helps on this round bowl too
+    assert CHAPTER.says("A smaller momentum helps even at $\\eta = 0.1$: with $\\beta = 0.3$ the velocity "
+                        "carries less of each step into the next, the factor per step is below plain "
+                        "descent's, and the loss ends far lower than without momentum, from the lab's start "
+                        "as from every other start the tests try.")
+    (code,) = CHAPTER.solutions()["ex-keras-momentum"]
+    assert "keras.optimizers.SGD(learning_rate, momentum=0.3)" in code
+    x, y = lab["x"], lab["y"]
+    eigenvalues = np.linalg.eigvalsh(tb.hessian(x))
+    assert momentum_rate(LR, 0.3, eigenvalues) < 0.85 * np.abs(1 - LR * eigenvalues).max()
+    model = tb.KerasModel()  # the lab's start, with Keras's optimizer, as in the solution
+    model.compile(optimizer=keras.optimizers.SGD(LR, momentum=0.3), loss="mse")
+    logged = model.fit(x, y, batch_size=N, epochs=EPOCHS, shuffle=False, verbose=0).history["loss"]
+    assert logged[-1] < lab["history"].loss[-1] / 50  # far lower: fifty times at least
+    hessian, optimum = tb.hessian(x), np.array([3.0, 2.0])
+
+    def loss_before_last_step(start, beta):  # Keras's SGD: v <- beta v - eta grad; w <- w + v (float64)
+        error, velocity = np.array(start) - optimum, np.zeros(2)
+        for _ in range(EPOCHS - 1):
+            velocity = beta * velocity - LR * hessian @ error
+            error = error + velocity
+        return error @ hessian @ error / 2
+
+    assert loss_before_last_step((2.0, 1.0), 0.3) == pytest.approx(logged[-1], rel=1e-3)
+    starts = [(w, b) for w in (0.0, 1.0, 4.0, 5.0, 6.0) for b in (-1.0, 3.0, 5.0)]
+    assert len(starts) == 15
+    for start in starts:  # 15 more starts, around the optimum (3, 2) on every side
+        assert loss_before_last_step(start, 0.3) < loss_before_last_step(start, 0.0) / 50, start
+
+
 def test_keras__exercises__tuned_momentum_halves_the_factor_of_the_best_plain_descent(lab):
-    assert CHAPTER.says("tuned together with the learning rate, momentum multiplies the error per step by "
-                        "about "
-                        "half the factor of plain descent at its own best learning rate. On this nearly "
-                        "round "
-                        "bowl the tuned momentum is tiny; the gain grows as the eigenvalues of $H$ differ "
-                        "more")
+    assert CHAPTER.says("Tuned together with the learning rate, momentum multiplies the error per step by "
+                        "about half the factor of plain descent at its own best learning rate. On this "
+                        "nearly round bowl the tuned momentum is tiny; the gain grows as the eigenvalues of "
+                        "$H$ differ more")
     eigenvalues = np.linalg.eigvalsh(tb.hessian(lab["x"]))
     plain, momentum, beta = tuned_rates(eigenvalues)
     assert momentum / plain == pytest.approx(0.5, abs=0.02) and beta < 1e-3
@@ -556,10 +635,8 @@ def test_keras__exercises__dense_kernel_is_one_by_one_bias_length_one_same_run(l
     # the old text asked for y[:, None] "to match the output's shape": targets of shape (N,) work
     assert "and `y[:, None]` to match the output's shape" not in CHAPTER.prose
     assert CHAPTER.says("Its output has shape (N, 1), one output per example, and `y` can stay as it is: "
-                        "`mse` "
-                        "gives a target of shape (N,) the output's axis of one before it averages over that "
-                        "axis, "
-                        "so the losses are per example")
+                        "`mse` gives a target of shape (N,) the output's axis of one before it averages "
+                        "over that axis, so the losses are per example")
     assert CHAPTER.says("The kernel is $w$ as a 1 × 1 matrix, the bias $b$ as a vector of length 1")
     assert CHAPTER.says("The same run, to float32 rounding")
     (code,) = CHAPTER.solutions()["ex-keras-dense"]

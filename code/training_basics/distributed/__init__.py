@@ -132,21 +132,40 @@ def train_distributed(strategy, inputs, outputs, epochs=15, learning_rate=0.1,
                    learning_rate=learning_rate)
 
 
-def seconds_per_step(strategy, inputs, outputs, steps=200):
-    """Seconds per step of ``train_distributed`` under ``strategy``, set-up and tracing left out.
+def step_times(strategy, inputs, outputs, steps=50, repeats=3):
+    """The wall time of each step of ``train_distributed`` under ``strategy``, in s: shape (repeats, steps).
 
-    After an untimed run (the first use of a strategy sets it up), times a run of 10 steps
-    and one of 10 + ``steps``; the difference, over ``steps``, is what one more step costs.
+    Each of ``repeats`` runs trains 1 + ``steps`` steps and notes the time at each call of
+    its ``log``; a step's time runs from one call to the next (the step, and reading w, b and
+    the loss back into Python). The first step, which traces the step function, and the
+    set-up before it are left out. Timings vary from step to step and run to run: take the
+    median, and look at the spread.
 
     Taught in: book/distribute.md
     """
     steps = check_count("steps", steps, minimum=1)
-    times = []
-    for epochs in (10, 10, 10 + steps):
-        start = time.perf_counter()
-        train_distributed(strategy, inputs, outputs, epochs=epochs)
-        times.append(time.perf_counter() - start)
-    return max(times[2] - times[1], 0.0) / steps
+    repeats = check_count("repeats", repeats, minimum=1)
+    times = np.empty((repeats, steps))
+    for run in range(repeats):
+        marks = []
+
+        def mark(step, w, b, loss, marks=marks):  # called after each step
+            marks.append(time.perf_counter())
+
+        train_distributed(strategy, inputs, outputs, epochs=1 + steps, log=mark)
+        times[run] = np.diff(marks)
+    return times
+
+
+def seconds_per_step(strategy, inputs, outputs, steps=50, repeats=3):
+    """The median time of one step of ``train_distributed`` under ``strategy``, in seconds.
+
+    The median of ``step_times(strategy, inputs, outputs, steps, repeats)``: set-up and
+    tracing left out.
+
+    Taught in: book/distribute.md
+    """
+    return float(np.median(step_times(strategy, inputs, outputs, steps, repeats)))
 
 
 class Checkpoints:
