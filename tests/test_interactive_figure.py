@@ -51,6 +51,20 @@ def test_the_slider_steps_through_exactly_the_sweeps_learning_rates(spec):
     assert np.allclose(np.arange(bind["min"], bind["max"] + bind["step"] / 2, bind["step"]), etas)
 
 
+def test_start_and_optimum_are_marked_as_in_the_chapters_other_figures(spec):
+    """A black diamond at the start, a gold star at the optimum (it was a black diamond at the optimum)."""
+    x, y, chart = spec
+    marks = [(layer["mark"], layer["data"].get("values")) for layer in chart["hconcat"][0]["layer"]]
+    points = {mark.get("shape"): (mark, values[0]) for mark, values in marks if mark["type"] == "point"}
+    diamond, start = points["diamond"]
+    assert diamond["color"] == "black" and diamond["filled"] and (start["w"], start["b"]) == (2.0, 1.0)
+    star, optimum = points[tb.interactive.STAR]
+    assert star["fill"] == "gold" and star["stroke"] == "black"
+    assert (optimum["w"], optimum["b"]) == pytest.approx(tuple(tb.closed_form(x, y)))
+    corners = np.array(re.findall(r"(-?[\d.]+),(-?[\d.]+)", star["shape"]), dtype=float)
+    assert len(corners) == 10 and np.abs(corners).max() <= 1  # five points, drawn within [-1, 1]
+
+
 def test_bad_element_id_is_named(spec):
     with pytest.raises(ValueError, match="element_id must be letters, digits and '-', got 'a b'"):
         tb.interactive.embed_html(spec[2], "a b", "x.js", "text")

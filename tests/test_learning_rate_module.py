@@ -28,6 +28,17 @@ def test_sweep_gives_each_learning_rate_the_history_of_train(data, runs):
         assert runs.w[k, -1] == pytest.approx(h.final_w, rel=1e-6)
 
 
+def test_sweeps_of_different_sizes_one_after_another_each_train_their_own_rates(data):
+    """A third K used to reuse the graph traced for the second and fail (InvalidArgumentError)."""
+    rates = [0.3, 0.1, 0.05, 0.2]
+    for size in (3, 1, 2, 4, 1):
+        runs = tb.sweep(*data, rates[:size], epochs=5)
+        assert runs.w.shape == (size, 6)
+        for k in range(size):
+            one = tb.sweep(*data, [rates[k]], epochs=5)
+            np.testing.assert_array_equal(runs.w[k], one.w[0])
+
+
 def test_sweep_records_a_diverging_run_instead_of_stopping(data):
     runs = tb.sweep(*data, [1.1], epochs=15)
     assert runs.loss[0, -1] > runs.loss[0, 0]

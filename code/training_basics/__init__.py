@@ -12,7 +12,7 @@ One module per idea, in the order the book teaches them:
 ``reference``       analytic gradients, closed form, contraction theory, ``crossing``
 ``compiled``        the same loop inside one graph (``tf.function``, XLA)
 ``learning_rate``   ``sweep`` (many learning rates at once), ``factor_bounds``, ``standardize``
-``optimizers``      ``train_with_optimizer`` (a Keras optimizer), ``momentum_factor``
+``optimizers``      ``train_with_optimizer`` (a Keras optimizer), ``train_from_starts``, ``momentum_factor``
 ``interactive``     Vega-Lite figures with no kernel (imported on use: it loads Altair)
 ``distributed``     the same loop on ``tf.distribute``: ``train_distributed``, ``split_cpu``, ``run_workers``
 ``keras_model``     ``KerasModel`` (``add_weight``), ``CustomStepModel``, ``WeightHistory``, ``ways_to_train``
@@ -75,7 +75,13 @@ from .loss import l2_loss  # noqa: E402
 from .minibatch import examples_seen, loss_along, minibatches, seconds_per_epoch  # noqa: E402
 from .model import Model  # noqa: E402
 from .noise import NOISE_STD, expected_test_mse, normal_equations, optimum_errors  # noqa: E402
-from .optimizers import momentum_factor, optimizer_step, train_with_optimizer  # noqa: E402
+from .optimizers import (  # noqa: E402
+    StartRuns,
+    momentum_factor,
+    optimizer_step,
+    train_from_starts,
+    train_with_optimizer,
+)
 from .reference import (  # noqa: E402
     analytic_gradients,
     closed_form,
@@ -98,6 +104,7 @@ __all__ = [
     "NUM_EXAMPLES",
     "RawVariableModel",
     "SEED",
+    "StartRuns",
     "Sweep",
     "TEST_SEED",
     "TRUE_b",
@@ -138,6 +145,7 @@ __all__ = [
     "time_per_epoch",
     "train",
     "train_distributed",
+    "train_from_starts",
     "train_step",
     "train_with_optimizer",
     "unstandardize",

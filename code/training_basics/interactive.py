@@ -14,6 +14,10 @@ import numpy as np
 from .reference import closed_form, loss_grid
 
 RED = "#c0392b"
+# Vega-Lite has no star among its point shapes, but a shape may be an SVG path, drawn in [-1, 1]²: a
+# five-pointed star, one point up, inner radius 0.382 as matplotlib's "*" marker.
+STAR = ("M0,-1L0.225,-0.309L0.951,-0.309L0.363,0.118L0.588,0.809L0,0.382"
+        "L-0.588,0.809L-0.363,0.118L-0.951,-0.309L-0.225,-0.309Z")
 
 
 def _rounded(values, digits=5):
@@ -24,7 +28,8 @@ def learning_rate_explorer(x, y, sweep, levels=12):
     """A Vega-Lite chart: a slider over ``sweep``'s learning rates; the path on L(w, b) and the loss.
 
     Left, contour lines of L(w, b) (computed here with contourpy, as Vega-Lite draws no contours)
-    and the chosen run's path from its start; right, its loss against the step on a log scale.
+    and the chosen run's path from its start, marked as in the book's other figures: the start a
+    black diamond, the optimum a gold star; right, its loss against the step on a log scale.
     The slider is a parameter ``eta`` bound to a range input; both panels keep only the rows of
     that η. Returns the spec as a dict (``chart.to_dict()``).
 
@@ -65,9 +70,12 @@ def learning_rate_explorer(x, y, sweep, levels=12):
         color=RED, point=dots, clip=True).encode(
         x=alt.X("w:Q", scale=w_scale, title="w"), y=alt.Y("b:Q", scale=b_scale, title="b"),
         order="step:Q", tooltip=["step:Q", "w:Q", "b:Q", "loss:Q"])
+    start = alt.Chart(alt.Data(values=[{"w": float(sweep.w[0, 0]), "b": float(sweep.b[0, 0])}])).mark_point(
+        shape="diamond", color="black", filled=True, size=90).encode(x="w:Q", y="b:Q")
     best = alt.Chart(alt.Data(values=[{"w": optimum[0], "b": optimum[1]}])).mark_point(
-        shape="diamond", color="black", filled=True, size=80).encode(x="w:Q", y="b:Q")
-    surface = alt.layer(lines, path, best).properties(
+        shape=STAR, fill="gold", stroke="black", strokeWidth=0.8, filled=True, opacity=1, size=200).encode(
+        x="w:Q", y="b:Q")
+    surface = alt.layer(lines, path, start, best).properties(
         width=250, height=250, title="Path on the loss surface", name="surface")
     # a loss of exactly 0 (reached in float32 near η*) has no place on a log axis: left out
     loss = alt.Chart(alt.NamedData("runs")).transform_filter(chosen).transform_filter(
@@ -78,8 +86,9 @@ def learning_rate_explorer(x, y, sweep, levels=12):
     ).properties(width=250, height=250, title="Loss against step", name="loss")
     chart = alt.hconcat(surface, loss).add_params(eta).properties(
         description=("Interactive figure: a slider chooses the learning rate η; the left panel draws the "
-                     "path of gradient descent from the lab's start on the contours of the loss L(w, b), "
-                     "the right panel its loss against the step on a log scale."))
+                     "path of gradient descent from the lab's start (black diamond) on the contours of the "
+                     "loss L(w, b) around the optimum (gold star), the right panel its loss against the step "
+                     "on a log scale."))
     spec = chart.to_dict()
     spec["datasets"] = {"contours": contours, "runs": runs}  # each table once, by name
     return spec

@@ -147,6 +147,63 @@ def test_noisy_data__where_training_goes__float32_stops_one_the_dotted_line_the_
     np.testing.assert_allclose(to_truth[-30:], gap, atol=1e-5)
 
 
+def _draws(seeds):
+    """The chapter's run on other draws: (seed, angle at the optimum between start and truth, closest distance
+    to the truth over the optimum's, the same after 100 epochs), as the chapter computes them."""
+    out = []
+    for seed in seeds:
+        data = tb.synthesize(noise_std=SIGMA, seed=seed)
+        path = tb.sweep(data.x, data.y, [0.1], epochs=100)
+        to_truth = np.hypot(path.w[0] - tb.TRUE_w, path.b[0] - tb.TRUE_b)
+        w_opt, b_opt = tb.normal_equations(data.x, data.y)
+        gap = np.hypot(w_opt - tb.TRUE_w, b_opt - tb.TRUE_b)
+        start, truth = np.array([2.0 - w_opt, 1.0 - b_opt]), np.array([tb.TRUE_w - w_opt, tb.TRUE_b - b_opt])
+        angle = np.degrees(np.arccos(start @ truth / (np.linalg.norm(start) * np.linalg.norm(truth))))
+        out.append((seed, angle, to_truth.min() / gap, to_truth[-1] / gap))
+    return np.array(out)
+
+
+def test_noisy_data__where_training_goes__other_draws_pass_closer_to_the_truth_on_the_way(run):
+    """Review W1: 'the distance to the true line cannot fall below the optimum's own' holds for the book's
+    draw only; on seeds 1-12 the path passes closer to the truth than the optimum in 8 (by more than 1 %)."""
+    assert not CHAPTER.says("the distance to the true line cannot fall below the optimum's own")
+    assert CHAPTER.says("the distance to the true line ends at the optimum's own:")
+    assert CHAPTER.says("In this draw the distance to the true line never falls below the optimum's. That is "
+                        "the draw's doing, not a law.")
+    assert CHAPTER.says("where the true line lies on the start's side of the optimum, the path passes by it "
+                        "on "
+                        "the way: for a while it is closer to the true line than the optimum is, and then it "
+                        "moves on to the optimum.")
+    assert CHAPTER.says("In {glue:text}`noisy-draws-closer` of the {glue:text}`noisy-draws` draws the path "
+                        "comes "
+                        "closer to the true line than the optimum, by more than a hundredth of its distance, "
+                        "and in one to "
+                        "{glue:text}`noisy-draws-closest:.0%` of the optimum's distance: each time at an "
+                        "angle "
+                        "below 90°, the true line on the start's side. Where the angle is above 90° it never "
+                        "does. After {glue:text}`noisy-epochs` epochs every run is back at the optimum's "
+                        "distance")
+    gap = np.hypot(run["w_star"] - tb.TRUE_w, run["b_star"] - tb.TRUE_b)
+    assert run["to_truth"].min() > 0.999 * gap  # the book's draw: never below
+    shown = _draws(range(1, 13))
+    closer = shown[:, 2] < 0.99
+    assert closer.sum() == 8 and round(shown[:, 2].min(), 2) == 0.24
+    more = np.concatenate([shown, _draws(range(13, 25))])  # 24 draws: the rule holds beyond the twelve
+    closer = more[:, 2] < 0.99
+    assert np.all(more[closer, 1] < 90) and np.all(more[more[:, 1] > 90, 2] >= 0.99)
+    assert closer.sum() >= 8 and (~closer).sum() >= 8
+    assert np.all(np.abs(more[:, 3] - 1) < 1e-3)  # back at the optimum's distance
+    data = tb.synthesize(noise_std=SIGMA, seed=3)  # "trains each as tb.train would": the same run, to the bit
+    assert CHAPTER.says("`tb.sweep` from {ref}`the learning-rate chapter <chapter-learning-rate>` trains "
+                        "each "
+                        "as `tb.train` would, and records the parameters after the last epoch too")
+    h = tb.train(tb.Model(), data.x, data.y, epochs=100, learning_rate=0.1)
+    path = tb.sweep(data.x, data.y, [0.1], epochs=100)
+    np.testing.assert_array_equal(path.w[0, :-1], h.w)
+    np.testing.assert_array_equal(path.b[0, :-1], h.b)
+    assert (path.w[0, -1], path.b[0, -1]) == (np.float32(h.final_w), np.float32(h.final_b))
+
+
 def test_noisy_data__where_training_goes__what_the_alt_text_describes(run):
     to_optimum, to_truth = run["to_optimum"], run["to_truth"]
     assert to_optimum[0] == pytest.approx(1.4, abs=0.05) and to_truth[0] == pytest.approx(1.4, abs=0.05)
@@ -248,8 +305,19 @@ def test_noisy_data__measured_on_test_sets__on_a_million_the_expected_order(run)
 
 
 def test_noisy_data__measured_on_test_sets__on_training_data_the_optimum_always_beats_the_truth(run):
-    assert CHAPTER.says("On its own training data, the order is always reversed")
-    assert CHAPTER.says("on its own training data it always does.")
+    """Review M3: 'on its own training data it always does' holds for the optimum, not for the table's
+    models after 5 or 15 epochs, whose training MSE is above the true line's."""
+    assert not CHAPTER.says("on its own training data it always does.")
+    assert CHAPTER.says("On its own training data the order is reversed, and for the optimum always:")
+    assert CHAPTER.says("on its own training data the optimum always does (a model stopped after a few "
+                        "epochs "
+                        "need not).")
+    for n in [1_000, 10_000]:  # the table's draws: stopped after 5 or 15 epochs, above the true line
+        data = tb.synthesize(num_examples=n, noise_std=SIGMA)
+        h = tb.train(tb.Model(), data.x, data.y, epochs=15, learning_rate=0.1)
+        true_line = float(tb.l2_loss(data.y, 3.0 * data.x + 2.0))
+        for k in (5, 14):  # the loss before step k: after k epochs
+            assert h.loss[k] > true_line, (n, k)
     x, y = _sets(500, 50)
     w, b = tb.normal_equations(x, y)
     optimum_mse = np.mean((y - (w[:, None] * x + b[:, None])) ** 2, axis=1)
@@ -338,11 +406,33 @@ def test_noisy_data__how_far__ten_times_the_data_about_root_ten_closer(study):
     assert round(np.sqrt(10), 1) == 3.2
 
 
-def test_noisy_data__how_far__the_one_visible_departure_is_at_n_10(study):
-    assert CHAPTER.says("The one visible departure is at $N = 10$")
-    sizes, _, rms = study
+def test_noisy_data__how_far__the_largest_departures_are_at_n_10_and_30_and_both_are_predicted(study):
+    """Review M2: 'the one visible departure is at N = 10' - N = 30 is 1.090 times sigma/sqrt(N) too."""
+    assert not CHAPTER.says("The one visible departure is at $N = 10$")
+    assert CHAPTER.says("The largest departures from $\\sigma/\\sqrt{N}$ are at the two smallest sizes, "
+                        "where "
+                        "the measured error is {glue:text}`noisy-ratio-10:.2f` times $\\sigma/\\sqrt{N}$ at "
+                        "$N = 10$ and {glue:text}`noisy-ratio-30:.2f` times at $N = 30$, and both are "
+                        "predicted: "
+                        "the exact $\\sigma/\\sqrt{N - 3}$ is {glue:text}`noisy-exact-10:.3f` and "
+                        "{glue:text}`noisy-exact-30:.3f` times $\\sigma/\\sqrt{N}$ there. At every $N$ the "
+                        "measured value lies within {glue:text}`noisy-largest-departure:.1f` standard "
+                        "errors of "
+                        "the exact one, a standard error being about {glue:text}`noisy-standard-error:.0%` "
+                        "of "
+                        "the value for {glue:text}`noisy-num-seeds` training sets.")
+    assert CHAPTER.says("except at N = 10 and N = 30, where it is slightly above, near the dotted exact "
+                        "curve")
+    sizes, errors, rms = study
     ratio = rms / (SIGMA / np.sqrt(sizes))
-    assert ratio[0] > 1.1 and np.all(np.abs(ratio[2:] - 1) < 0.05)
+    assert set(np.argsort(-np.abs(ratio - 1))[:2]) == {0, 1} and np.all(ratio[:2] > 1.05)
+    assert np.all(np.abs(ratio[2:] - 1) < 0.05)
+    exact = SIGMA / np.sqrt(sizes - 3)
+    assert np.all(np.abs(rms[:2] - exact[:2]) < np.abs(rms[:2] - SIGMA / np.sqrt(sizes[:2])) + 0.01 * rms[:2])
+    standard_error = np.std(errors**2, axis=1) / np.sqrt(errors.shape[1]) / (2 * rms)  # of each RMS
+    departure = np.abs(rms - exact) / standard_error
+    assert round(departure.max(), 1) == 1.6 and departure.max() < 2
+    assert round(float(np.median(standard_error / rms)), 2) == 0.03
 
 
 def test_noisy_data__how_far__the_equation_is_the_rms_and_the_exact_rms_is_sigma_over_root_n_minus_3():
@@ -365,10 +455,6 @@ def test_noisy_data__how_far__the_equation_is_the_rms_and_the_exact_rms_is_sigma
 
 
 def test_noisy_data__how_far__the_measured_departure_at_10_is_the_predicted_one(study):
-    assert CHAPTER.says("and it is predicted: the exact $\\sigma/\\sqrt{N - 3}$ is "
-                        "{glue:text}`noisy-exact-10:.3f` times $\\sigma/\\sqrt{N}$ there, and the measured "
-                        "value "
-                        "lies within the sampling error of {glue:text}`noisy-num-seeds` training sets of it.")
     sizes, errors, rms = study
     squares = errors[0] ** 2
     standard_error = squares.std() / np.sqrt(squares.size) / (2 * rms[0])  # of the RMS, by the delta method
@@ -381,7 +467,7 @@ def test_noisy_data__how_far__a_single_error_averages_about_0_8_sigma_over_root_
     assert CHAPTER.says("so for $N$ of a hundred or more $|w^* - 3|$ averages about "
                         "{glue:text}`noisy-half-normal:.2f` $\\sigma/\\sqrt{N}$")
     assert round(np.sqrt(2 / np.pi), 2) == 0.80
-    errors = tb.optimum_errors([100, 1000], num_seeds=100_000, noise_std=SIGMA, seed=RNG_SEED)
+    errors = tb.optimum_errors([100, 1000], num_seeds=20_000, noise_std=SIGMA, seed=RNG_SEED)
     for n, mean in zip([100, 1000], errors.mean(axis=1), strict=True):
         assert mean / (SIGMA / np.sqrt(n)) == pytest.approx(0.80, abs=0.012), n
 
@@ -407,13 +493,25 @@ def test_noisy_data__how_far__with_few_inputs_the_spread_is_noisy_and_often_belo
     assert np.mean(10 / sxx) == pytest.approx(10 / 7, rel=0.05)  # E[1/χ²₉] = 1/7: RMS σ/√(N − 3)
 
 
-def test_noisy_data__how_far__one_training_set_far_closer_or_three_or_four_times_further(study):
-    assert CHAPTER.says("can land far closer to the truth than the line, by luck, or up to three or four "
-                        "times further.")
-    sizes, errors, _ = study
+def test_noisy_data__how_far__one_training_set_far_closer_or_several_times_further_with_no_limit(study):
+    """Review M1: 'up to three or four times further' holds for this draw of sets; other, larger draws of
+    sets reach five to nine times."""
+    assert not CHAPTER.says("or up to three or four times further")
+    assert CHAPTER.says("can land far closer to the truth than the line, by luck, or several times further: "
+                        "of "
+                        "the {glue:text}`noisy-num-sets` drawn here, the farthest is "
+                        "{glue:text}`noisy-farthest:.1f` times the root mean square of its size. More sets "
+                        "would "
+                        "find some further still, since given the inputs $w^* - 3$ is normal, and a normal "
+                        "variable has no largest value.")
+    sizes, errors, rms = study
     theory = SIGMA / np.sqrt(sizes)
     assert np.all(errors.min(axis=1) / theory < 0.01)
-    assert np.all((2.5 < errors.max(axis=1) / theory) & (errors.max(axis=1) / theory < 4.5))
+    farthest = (errors / rms[:, None]).max()
+    assert round(farthest, 1) == 3.9
+    for seed in range(RNG_SEED, RNG_SEED + 8):  # more sets (20,000 of a few small sizes): further every time
+        more = tb.optimum_errors([10, 30, 100], num_seeds=20_000, noise_std=SIGMA, seed=seed)
+        assert (more / np.sqrt(np.mean(more**2, axis=1, keepdims=True))).max() > farthest, seed
 
 
 def test_noisy_data__how_far__the_figure_draws_the_first_hundred_of_each_size(study):
@@ -467,11 +565,24 @@ def test_noisy_data__more_data_or_more_epochs__the_same_factor_whatever_n(table)
 
 
 def test_noisy_data__more_data_or_more_epochs__after_50_epochs_every_row_has_arrived(table):
-    assert CHAPTER.says("after {glue:text}`noisy-table-epochs-max` epochs every row has arrived, and further "
-                        "epochs buy nothing.")
+    """Review W1: 'falls only until it reaches the optimum's' holds for these draws, not for every one."""
+    assert not CHAPTER.says("But the distance to the truth falls only until it reaches the optimum's")
+    assert CHAPTER.says("But the distance to the truth ends at the optimum's: in these three draws it falls "
+                        "straight to it, after {glue:text}`noisy-table-epochs-max` epochs every row has "
+                        "arrived, and further epochs buy nothing. (In a draw whose path passes closer to the "
+                        "truth on the way, as in the previous section, further epochs even take it back out "
+                        "to "
+                        "the optimum's distance.)")
     distance, _ = table
     for n in [1_000, 10_000, 100_000]:
         assert distance[n, 50] == pytest.approx(distance[n, "optimum"], abs=5e-5)  # equal to 4 decimals
+        data = tb.synthesize(num_examples=n, noise_std=SIGMA)
+        path = tb.sweep(data.x, data.y, [0.1], epochs=100)
+        to_truth = np.hypot(path.w[0] - tb.TRUE_w, path.b[0] - tb.TRUE_b).astype(np.float64)
+        assert np.all(np.diff(to_truth[:60]) <= 1e-7), n  # straight down to it, never below
+        assert to_truth.min() > 0.999 * distance[n, "optimum"], n
+    other = _draws([3, 4])  # draws whose path dips: later epochs take them back out
+    assert np.all(other[:, 2] < 0.5) and np.all(np.abs(other[:, 3] - 1) < 1e-3)
 
 
 def test_noisy_data__more_data_or_more_epochs__a_better_optimum_near_the_typical_distance(table):
@@ -528,15 +639,26 @@ def test_noisy_data__more_data_or_more_epochs__data_help_only_a_model_trained_lo
 
 
 def test_noisy_data__exercises__the_intercepts_error_shrinks_like_sigma_over_root_n_too():
+    """Review W2: 'b* is close to ybar, whose error is the mean of N noises' - ybar - 2 = 3 xbar + eps_bar,
+    whose RMS is about 6 sigma/sqrt(N); b* - 2 = eps_bar - (w* - 3) xbar, the second part sqrt(N) times
+    smaller."""
+    assert not CHAPTER.says("is close to $\\bar y$, whose error is the mean of $N$ noises")
     assert CHAPTER.says("The intercept's error shrinks like $\\sigma/\\sqrt{N}$ too.")
-    assert CHAPTER.says("(plus a little from $(w^* - 3)\\bar x$, which is smaller still)")
+    assert CHAPTER.says("b^* - 2 = \\bar\\varepsilon - (w^* - 3)\\,\\bar x.")
+    assert CHAPTER.says("The second is the product of $w^* - 3$, about $\\sigma/\\sqrt{N}$ in size, and "
+                        "$\\bar x$, about $1/\\sqrt{N}$, so it is about $\\sqrt{N}$ times smaller than the "
+                        "first, as the last two numbers printed show.")
     for n in [100, 10_000]:
         x, y = _sets(200, n)
         w, b = tb.normal_equations(x, y)
         assert np.sqrt(np.mean((b - tb.TRUE_b) ** 2)) == pytest.approx(SIGMA / np.sqrt(n), rel=0.12)
         eps_mean = (y - tb.TRUE_w * x - tb.TRUE_b).mean(axis=1)
         tilt = (w - tb.TRUE_w) * x.mean(axis=1)
-        assert np.sqrt(np.mean(tilt**2)) < 0.2 * np.sqrt(np.mean(eps_mean**2))
+        np.testing.assert_allclose(b - tb.TRUE_b, eps_mean - tilt, atol=1e-12)  # the identity
+        ratio = np.sqrt(np.mean(eps_mean**2)) / np.sqrt(np.mean(tilt**2))
+        assert 0.5 * np.sqrt(n) < ratio < 2 * np.sqrt(n), (n, ratio)
+        y_bar_error = np.sqrt(np.mean((y.mean(axis=1) - tb.TRUE_b) ** 2))
+        assert y_bar_error > 2 * SIGMA / np.sqrt(n)  # ybar itself is not within sigma/sqrt(N) of 2
 
 
 def test_noisy_data__exercises__twice_the_noise_four_times_the_floor_twice_the_error():
