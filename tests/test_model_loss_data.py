@@ -88,3 +88,79 @@ def test_l2_loss_reads_as_the_labs_and_checks_shapes_only_when_called_directly()
 
 def test_show_source_names_the_file_of_a_decorated_function():
     assert "# code/training_basics/loss.py, lines" in tb.show_source(tb.l2_loss).data
+
+
+class _VariableModel(tf.Module):
+    """w·x + b with variables made as asked: the ways a hand-made model can go wrong at the edge."""
+
+    def __init__(self, w, b=None):
+        self.w = w
+        self.b = tf.Variable(1.0) if b is None else b
+
+    def __call__(self, x):
+        return self.w * x + self.b
+
+
+WRONG_VARIABLES = [
+    ("float64", lambda: tf.Variable(2.0, dtype=tf.float64),
+     r"model.w is a tf.Variable of dtype float64; it must be float32, the dtype of the data: TensorFlow does "
+     r"not multiply a float64 variable by float32 inputs"),
+    ("float16", lambda: tf.Variable(2.0, dtype=tf.float16),
+     r"model.w is a tf.Variable of dtype float16; it must be float32"),
+    ("bfloat16", lambda: tf.Variable(2.0, dtype=tf.bfloat16),
+     r"model.w is a tf.Variable of dtype bfloat16; it must be float32"),
+    ("complex64", lambda: tf.Variable(2.0 + 0j, dtype=tf.complex64),
+     r"model.w is a tf.Variable of dtype complex64; it must be float32"),
+    ("int64", lambda: tf.Variable(2, dtype=tf.int64),
+     r"model.w is a tf.Variable of dtype int64; it must be a floating-point dtype \(float32, the dtype of "
+     r"the data\), or tape.gradient returns None for it"),
+    ("bool", lambda: tf.Variable(True),
+     r"model.w is a tf.Variable of dtype bool; it must be a floating-point dtype"),
+    ("not trainable", lambda: tf.Variable(2.0, trainable=False),
+     r"model.w is a tf.Variable with trainable=False; it must be trainable, or the tape does not watch it "
+     r"and tape.gradient returns None for it"),
+]
+
+
+@pytest.mark.parametrize("make, message", [case[1:] for case in WRONG_VARIABLES],
+                         ids=[case[0] for case in WRONG_VARIABLES])
+def test_check_trainable_refuses_what_a_step_cannot_train_and_says_what_it_expected(make, message):
+    with pytest.raises(TypeError, match=message):
+        tb.checks.check_trainable(_VariableModel(make()))
+    with pytest.raises(TypeError, match=message.replace("model.w", "model.b")):
+        tb.checks.check_trainable(_VariableModel(tf.Variable(2.0), b=make()))
+
+
+@pytest.mark.parametrize("entry", ["train", "train_compiled", "train_with_optimizer"])
+def test_every_training_entry_refuses_a_float64_or_untrainable_variable_before_its_first_step(entry):
+    import keras
+
+    data = tb.synthesize(num_examples=8)
+    run = {
+        "train": lambda model: tb.train(model, data.x, data.y, epochs=1),
+        "train_compiled": lambda model: tb.compiled.train_compiled(model, data.x, data.y, epochs=1),
+        "train_with_optimizer": lambda model: tb.train_with_optimizer(
+            model, data.x, data.y, keras.optimizers.SGD(learning_rate=0.1), epochs=1),
+    }[entry]
+    for variable, message in [(tf.Variable(2.0, dtype=tf.float64), "dtype float64; it must be float32"),
+                              (tf.Variable(2.0, trainable=False), "trainable=False; it must be trainable")]:
+        model = _VariableModel(variable)
+        with pytest.raises(TypeError, match=message):
+            run(model)
+        assert float(model.w.numpy()) == 2.0  # refused before any step
+
+
+def test_without_the_check_a_float64_or_untrainable_variable_fails_deep_in_tensorflow():
+    """What the check saves the reader from: the lab's step, given such a model, fails in TensorFlow's Mul or
+    on a gradient of None, with a message that names no variable."""
+    data = tb.synthesize(num_examples=8)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="cannot compute Mul"):
+        tb.train_step(_VariableModel(tf.Variable(2.0, dtype=tf.float64)), data.x, data.y, 0.1)
+    with pytest.raises(TypeError, match="NoneType"):
+        tb.train_step(_VariableModel(tf.Variable(2.0, trainable=False)), data.x, data.y, 0.1)
+
+
+def test_check_trainable_accepts_the_models_the_book_trains():
+    tb.checks.check_trainable(tb.Model())
+    tb.checks.check_trainable(tb.Model.random(seed=3))
+    tb.checks.check_trainable(_VariableModel(tf.Variable(2.0), tf.Variable(1.0)))

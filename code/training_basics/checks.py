@@ -162,7 +162,12 @@ def check_count(name, value, minimum=0):
 
 
 def check_trainable(model):
-    """The model has float variables ``w`` and ``b``: only those get gradients.
+    """The model's ``w`` and ``b`` are trainable float32 variables, what a training step needs.
+
+    Anything else fails later, deep in TensorFlow or on a gradient of None: a
+    tensor cannot be updated in place, an integer variable gets no gradient, a
+    float64 or float16 one cannot be multiplied by the float32 data, and the
+    tape does not watch a variable made with ``trainable=False``.
 
     Taught in: book/gradients.md
     """
@@ -173,10 +178,21 @@ def check_trainable(model):
                 f"model.{name} must be a tf.Variable, got {_show(var)}; "
                 "a plain tensor or number cannot be updated in place"
             )
-        if not var.dtype.is_floating:
+        dtype = var.dtype.name
+        if not (var.dtype.is_floating or var.dtype.is_complex):
             raise TypeError(
-                f"model.{name} is a tf.Variable of dtype {var.dtype.name}; it must be a "
-                f"floating-point dtype (e.g. float32), or tape.gradient returns None for it"
+                f"model.{name} is a tf.Variable of dtype {dtype}; it must be a floating-point dtype "
+                f"(float32, the dtype of the data), or tape.gradient returns None for it"
+            )
+        if var.dtype != tf.float32:
+            raise TypeError(
+                f"model.{name} is a tf.Variable of dtype {dtype}; it must be float32, the dtype of the "
+                f"data: TensorFlow does not multiply a {dtype} variable by float32 inputs"
+            )
+        if not var.trainable:
+            raise TypeError(
+                f"model.{name} is a tf.Variable with trainable=False; it must be trainable, or the tape "
+                f"does not watch it and tape.gradient returns None for it"
             )
 
 

@@ -26,9 +26,10 @@ class Dataset(NamedTuple):
 def synthesize(num_examples=NUM_EXAMPLES, true_w=TRUE_w, true_b=TRUE_b, noise_std=0.0, seed=SEED):
     """x ~ N(0, 1) and y = true_w·x + true_b + ε with ε ~ N(0, noise_std²).
 
-    The lab adds no noise (``noise_std=0``): the points lie on the line. The
-    same ``seed`` always gives the same data, whatever ran before. Every
-    argument is checked here, once per call.
+    The lab adds no noise (``noise_std=0``): the points lie on the line, to
+    float32 rounding. With one version of TensorFlow, the same ``seed`` always
+    gives the same data, whatever ran before. Every argument is checked here,
+    once per call.
 
     Taught in: book/data.md
     """

@@ -1,5 +1,6 @@
 """Claims in book/model.md, one test per claim, named after the chapter and section."""
 
+import math
 import re
 
 import numpy as np
@@ -31,6 +32,7 @@ def test_model__parameters_are_variables__the_lab_calls_its_start_random_said_on
 
 def test_model__parameters_are_variables__an_integer_variable_gets_no_gradient():
     assert CHAPTER.says("an integer variable would get a gradient of `None`")
+    assert CHAPTER.says("returns `None` for integer ones")
     w = tf.Variable(2)
     with tf.GradientTape() as tape:
         loss = tf.cast(w, tf.float32) * 3.0
@@ -85,3 +87,59 @@ def test_model__cross_references_read_as_sentences():
 
 def test_model__hidden_cells_only_glue_values_computed_in_visible_cells():
     assert CHAPTER.hidden_computations() == []
+
+
+def test_model__parameters_are_variables__the_tape_differentiates_floating_point_and_complex_variables():
+    """Review: "gradients exist only for floating-point variables": a complex variable gets one too."""
+    assert "gradients exist only for floating-point\n  variables" not in CHAPTER.source
+    assert CHAPTER.says("the tape computes gradients only for floating-point (and complex) variables, and an "
+                        "integer variable would get a gradient of `None`")
+    assert CHAPTER.says("`tf.GradientTape` only computes gradients for floating-point (and complex) values")
+    c = tf.Variable(1 + 2j, dtype=tf.complex64)
+    with tf.GradientTape() as tape:
+        loss = tf.math.real(c * tf.math.conj(c))
+    assert complex(tape.gradient(loss, c).numpy()) == 2 + 4j
+    for dtype in (tf.float16, tf.float32, tf.float64, tf.complex128):
+        v = tf.Variable(tf.cast(1.5, dtype))
+        with tf.GradientTape() as tape:
+            loss = tf.math.real(v * v)
+        assert tape.gradient(loss, v) is not None, dtype
+    for dtype in (tf.int32, tf.int64):
+        v = tf.Variable(tf.cast(2, dtype))
+        with tf.GradientTape() as tape:
+            loss = tf.cast(v * v, tf.float32)
+        assert tape.gradient(loss, v) is None, dtype
+
+
+@tf.function
+def _stateless_draws(seeds):
+    """Model.random's draw for each seed at once: stateless_normal([2], seed=[seed, 0])."""
+    return tf.map_fn(lambda s: tf.random.stateless_normal([2], seed=tf.stack([s, 0])), seeds,
+                     fn_output_signature=tf.float32)
+
+
+def test_model__a_random_start__the_draws_lie_within_three_sampling_errors_of_0_and_1():
+    """Review: "the draws have the mean and spread they should ... standard deviation 0.966" gave no sampling
+    error; 0.966 is 2.2 standard errors from 1. The chapter now states the error, and the gap is sampling:
+    other sets of 2000 seeds scatter by the stated error, and 20,000 seeds come within it of 1."""
+    assert CHAPTER.says("where a sample of this size is uncertain by about "
+                        "{glue:text}`model-random-error-mean:.3f` in its mean and "
+                        "{glue:text}`model-random-error-std:.3f` in its standard deviation")
+    assert CHAPTER.says("lies {glue:text}`model-random-errors-off:.1f` of these errors away: within three, "
+                        "where a sample of the right distribution almost always lies.")
+    draws = np.array([[float(m.w), float(m.b)] for m in map(tb.Model.random, range(2000))])
+    error_of_mean, error_of_std = 1 / np.sqrt(2000), 1 / np.sqrt(4000)
+    off = np.abs(np.concatenate([draws.mean(axis=0) / error_of_mean, (draws.std(axis=0) - 1) / error_of_std]))
+    assert 2.0 < off.max() < 3.0  # the book's 2.2: the std of w, 0.966
+    assert math.erfc(3 / math.sqrt(2)) < 0.003  # "almost always": |z| > 3 has probability 0.27 %
+    # the same draws, faster: check they are Model.random's, then take 20,000 seeds
+    many = _stateless_draws(tf.range(20_000, dtype=tf.int64)).numpy()
+    assert np.array_equal(many[:2000], draws)
+    blocks = many.reshape(10, 2000, 2)  # ten sets of 2000 seeds, the chapter's the first
+    spread_of_mean, spread_of_std = blocks.mean(axis=1).std(axis=0), blocks.std(axis=1).std(axis=0)
+    assert np.all(np.abs(spread_of_mean / error_of_mean - 1) < 0.4)  # 1/sqrt(n): 0.022
+    assert np.all(np.abs(spread_of_std / error_of_std - 1) < 0.4)  # 1/sqrt(2n): 0.016
+    # 20,000 seeds: within three of their own (smaller) errors of 0 and 1, so 0.966 was the sample's
+    assert np.all(np.abs(many.mean(axis=0)) < 3 / np.sqrt(20_000))
+    assert np.all(np.abs(many.std(axis=0) - 1) < 3 / np.sqrt(40_000))
+    assert abs(draws.std(axis=0)[0] - many.std(axis=0)[0]) > 5 / np.sqrt(40_000)
