@@ -84,6 +84,15 @@ def test_data_plot_draws_blue_dots_for_data_and_red_crosses_for_predictions(trai
     np.testing.assert_allclose(dots.get_offsets()[:, 1], data.y.numpy())
 
 
+def test_data_plot_legend_names_the_red_crosses_as_told(trained):
+    data, model, _ = trained
+    labels = [text.get_text() for text in tb.plots.plot_data(data.x, data.y, model(data.x)).axes[0]
+              .get_legend().get_texts()]
+    assert labels == ["data (y)", "prediction (ŷ = w·x + b)"]
+    fig = tb.plots.plot_data(data.x, data.y, data.y, label="true line")
+    assert [text.get_text() for text in fig.axes[0].get_legend().get_texts()] == ["data (y)", "true line"]
+
+
 def test_trajectory_has_dashed_true_values(trained):
     _, _, history = trained
     ax = tb.plots.plot_trajectory(history).axes[0]
@@ -122,3 +131,22 @@ def test_loss_decay_draws_each_run_relative_to_its_start_and_the_theorys_two_rat
     steps = np.arange(len(history))
     np.testing.assert_allclose(slow.get_ydata(), np.abs(factors).max() ** (2 * steps))
     np.testing.assert_allclose(fast.get_ydata(), np.abs(factors).min() ** (2 * steps))
+
+
+def test_factor_sweep_labels_its_dots_as_the_kth_root_it_plots(trained):
+    data = trained[0]
+    rates = np.round(np.arange(1, 23) * 0.05, 2)
+    runs = tb.sweep(data.x, data.y, rates)
+    measured = tb.measured_factor(runs.w, runs.b, tb.closed_form(data.x, data.y))
+    ax = tb.plots.plot_factor_sweep(rates, measured, data.x).axes[0]
+    (dots,) = [line for line in ax.lines if line.get_linestyle() == "None"]
+    np.testing.assert_array_equal(dots.get_ydata(), measured)
+    assert r"(\|e_k\| / \|e_0\|)^{1/k}" in dots.get_label() and ax.get_ylabel() == "factor per epoch"
+
+
+def test_bowls_name_their_axes_w_and_b_unless_told_otherwise(trained):
+    data, _, history = trained
+    z, _, _ = tb.standardize(data.x)
+    fig = tb.plots.plot_bowls([("x", data.x, data.y, {"run": history}),
+                               ("z", z, data.y, {"run": history}, ("$w_z$", "$b_z$"))])
+    assert [(ax.get_xlabel(), ax.get_ylabel()) for ax in fig.axes] == [("w", "b"), ("$w_z$", "$b_z$")]

@@ -53,8 +53,12 @@ def _figure(ncols=1, width=6.4, height=4.0):
     return fig, axes
 
 
-def plot_data(x, y, predictions, title="Data and the model's predictions"):
+def plot_data(x, y, predictions, title="Data and the model's predictions",
+              label="prediction (ŷ = w·x + b)"):
     """Data as blue dots, the model's predictions at the same x as red crosses.
+
+    ``label`` names the red crosses in the legend: say what they are, for instance the true
+    line's values when ``predictions`` are those of the true model.
 
     Taught in: book/data.md, book/evaluation.md
     """
@@ -62,7 +66,7 @@ def plot_data(x, y, predictions, title="Data and the model's predictions"):
     ax.scatter(np.asarray(x), np.asarray(y), s=8, c=DATA_COLOUR, marker="o", label="data (y)")
     ax.scatter(
         np.asarray(x), np.asarray(predictions), s=14, c=PREDICTION_COLOUR, marker="x",
-        linewidths=0.8, label="prediction (ŷ = w·x + b)",
+        linewidths=0.8, label=label,
     )
     ax.set(title=title, xlabel="x", ylabel="y")
     ax.legend(loc="upper left")
@@ -231,7 +235,8 @@ def plot_optimum_errors(sizes, errors, noise_std, shown=100):
 
     ``errors`` has shape (len(sizes), seeds), as ``noise.optimum_errors`` returns it; the
     first ``shown`` seeds of each N are drawn as dots, the RMS is over all of them. On these
-    axes σ/√N is a straight line of slope −1/2.
+    axes σ/√N is a straight line of slope −1/2; the exact RMS for inputs drawn from N(0, 1),
+    σ/√(N − 3), is drawn dotted (only for N > 3, where it is finite).
 
     Taught in: book/noisy-data.md
     """
@@ -243,6 +248,9 @@ def plot_optimum_errors(sizes, errors, noise_std, shown=100):
     rms = np.sqrt(np.mean(errors**2, axis=1))
     ax.plot(sizes, rms, "o-", color=W_COLOUR, label="RMS over the training sets")
     ax.plot(sizes, noise_std / np.sqrt(sizes), "--", color="black", label=f"theory σ/√N, σ = {noise_std:g}")
+    exact = sizes > 3
+    ax.plot(sizes[exact], noise_std / np.sqrt(sizes[exact] - 3), ":", color="black",
+            label="exact for normal inputs, σ/√(N − 3)")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set(title="Distance of the optimum w* from the true w", xlabel="examples N (log scale)",
@@ -299,6 +307,7 @@ RUN_STYLES = [("tab:red", "o"), ("tab:purple", "s"), ("tab:green", "D"), ("tab:b
 def plot_factor_sweep(learning_rates, measured, x):
     """Per-epoch factor of the error against η: each run's measured factor (dots) and the theory.
 
+    The dots are ``measured`` as ``measured_factor`` gives it, the mean factor (‖e_k‖/‖e_0‖)^(1/k).
     The theory is max|1 − η·λ| over the eigenvalues λ of H (solid), with min|1 − η·λ| (dotted)
     and the band between them, where every run must lie; dashed verticals mark η* = 2/(λmin + λmax)
     and 2/λmax, a grey line the factor 1, above which the error grows.
@@ -315,7 +324,8 @@ def plot_factor_sweep(learning_rates, measured, x):
     ax.fill_between(etas, low, high, color="tab:blue", alpha=0.15, linewidth=0)
     ax.plot(etas, high, "-", color="tab:blue", label=r"theory: $\max|1 - \eta\lambda|$")
     ax.plot(etas, low, ":", color="tab:blue", label=r"$\min|1 - \eta\lambda|$")
-    ax.plot(learning_rates, measured, "o", color=PREDICTION_COLOUR, markersize=5, label="measured, per run")
+    ax.plot(learning_rates, measured, "o", color=PREDICTION_COLOUR, markersize=5,
+            label=r"measured per run, $(\|e_k\| / \|e_0\|)^{1/k}$")
     ax.axhline(1.0, color="0.5", linewidth=0.8)
     best, largest = 2 / (lam_min + lam_max), 2 / lam_max
     ax.axvline(best, color="black", linestyle="--", linewidth=1.0)
@@ -325,13 +335,16 @@ def plot_factor_sweep(learning_rates, measured, x):
     ax.annotate(rf"$2/\lambda_{{max}} = {largest:.3f}$", (largest, 1.12), ha="right", fontsize=9,
                 bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
     ax.set(title="Factor per epoch by which the error shrinks", xlabel=r"learning rate $\eta$",
-           ylabel=r"factor per epoch, $\|e_{k+1}\| / \|e_k\|$", ylim=(0, 1.2), xlim=(0, etas[-1]))
+           ylabel="factor per epoch", ylim=(0, 1.2), xlim=(0, etas[-1]))
     ax.legend(loc="lower left")
     return fig
 
 
-def _surface_panel(ax, x, y, runs, title, equal=False):
-    """Contours of L(w, b) around the runs' paths (diverging ones clipped), the optimum, each path."""
+def _surface_panel(ax, x, y, runs, title, equal=False, names=("w", "b")):
+    """Contours of L(w, b) around the runs' paths (diverging ones clipped), the optimum, each path.
+
+    ``names`` labels the two axes: the parameters of the model y = w·x + b the runs trained.
+    """
     from .reference import closed_form
 
     optimum = closed_form(x, y)
@@ -356,7 +369,7 @@ def _surface_panel(ax, x, y, runs, title, equal=False):
     first = next(iter(paths.values()))
     ax.plot(first[0][0], first[1][0], "D", color="black", markersize=6, label="start")
     ax.plot(*optimum, "*", color="gold", markeredgecolor="black", markersize=13, label="optimum")
-    ax.set(title=title, xlabel="w", ylabel="b", xlim=w_lim, ylim=b_lim)
+    ax.set(title=title, xlabel=names[0], ylabel=names[1], xlim=w_lim, ylim=b_lim)
     if equal:
         ax.set_aspect("equal", adjustable="box")
 
@@ -386,12 +399,13 @@ def plot_bowls(panels):
     """Loss surfaces side by side, each with the paths of its runs, one unit as long on both axes.
 
     ``panels`` is a list of (title, x, y, runs): inputs and outputs of one problem, and a dict
-    mapping a label to a ``History`` trained on them.
+    mapping a label to a ``History`` trained on them; a fifth item, (name of w, name of b), names
+    the axes when the parameters are not w and b (``("$w_z$", "$b_z$")`` for standardized inputs).
 
     Taught in: book/learning-rate.md
     """
     fig, axes = _figure(ncols=len(panels), width=5.0 * len(panels), height=5.0)
-    for ax, (title, x, y, runs) in zip(np.atleast_1d(axes), panels, strict=True):
-        _surface_panel(ax, x, y, runs, title, equal=True)
+    for ax, (title, x, y, runs, *names) in zip(np.atleast_1d(axes), panels, strict=True):
+        _surface_panel(ax, x, y, runs, title, equal=True, names=names[0] if names else ("w", "b"))
         ax.legend(loc="best", fontsize=8)
     return fig
