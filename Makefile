@@ -20,13 +20,14 @@ SITE := _build/html/index.html
 PDF := _build/html/custom-training-basics.pdf
 SITE_INPUTS = _config.yml _toc.yml requirements.lock $(shell find book code tools -type f -not -path '*/__pycache__/*')
 
-.PHONY: help venv book pdf colab test lint serve lab bench canary clean distclean lock
+.PHONY: help venv book pdf colab test check lint serve lab bench canary clean distclean lock
 
 help:
 	@echo "make book     build the site into _build/html (creates .venv on first use)"
 	@echo "make pdf      the whole book as one PDF, $(PDF) (needs Chromium)"
 	@echo "make colab    _build/colab: what the workflow publishes on the colab branch"
 	@echo "make test     run the whole test suite (lint, package, book, browser, Binder path)"
+	@echo "make check    the author's edit loop: lint, the package tests and the claims tests (no book build)"
 	@echo "make serve    serve _build/html on http://127.0.0.1:$(PORT)"
 	@echo "make lab      open the chapters as notebooks in JupyterLab"
 	@echo "make bench    run the benchmarks, write _build/bench.json"
@@ -81,6 +82,10 @@ test: lint node_modules/.installed
 	@[ -n "$${CHROMIUM:-}" ] || command -v chromium >/dev/null || echo "Chromium not found: the browser tests will skip (apt-get install chromium, or set CHROMIUM)"
 	@command -v pdftotext >/dev/null || echo "pdftotext not found: the PDF test will skip (apt-get install poppler-utils)"
 	$(PY) -m pytest
+
+# What an author runs after an edit: no build, no browser, no worker processes or new environments.
+check: lint
+	$(PY) -m pytest -q -m "not book and not browser and not binder and not slow"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

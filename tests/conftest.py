@@ -33,6 +33,14 @@ def no_global_tensorflow_seed():
         sys.modules["tensorflow"].random.set_seed(None)
 
 
+def pytest_collection_modifyitems(items):
+    """Markers follow fixtures: a test that uses the built book is a `book` test however it is written,
+    so `-m "not book"` (make check) never starts the build."""
+    for item in items:
+        if "built_book" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.book)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield

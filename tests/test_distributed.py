@@ -19,6 +19,8 @@ import tensorflow as tf
 
 import training_basics as tb
 
+pytestmark = pytest.mark.slow  # starts worker processes, and strategies in subprocesses
+
 EPOCHS, LR = 15, 0.1
 TOLERANCE = dict(rtol=1e-6, atol=1e-6)  # float32: sums split across replicas round differently
 

@@ -14,6 +14,7 @@ from conftest import ROOT
 
 # The uv of the environment running the tests: .venv's (make test), or the canary's own (make canary).
 UV = Path(sys.executable).with_name("uv")
+pytestmark = pytest.mark.slow  # resolves the lock against the index, makes virtual environments
 PIN = re.compile(r"^([A-Za-z0-9_.-]+==[^\s;\\]+)(?: ; ([^\\]+?))?\s*\\?$", re.M)
 
 

@@ -222,6 +222,7 @@ def under_a_strategy():
     return result["runs"]
 
 
+@pytest.mark.slow  # two logical CPUs in a subprocess
 @pytest.mark.parametrize("name", ["KerasModel", "CustomStepModel", "OwnStep", "KerasModel (N, 1)"])
 def test_fit_on_two_devices_trains_as_on_one(under_a_strategy, name, lab):
     """On (N,) targets Keras's mse is one number per replica, which Keras does not divide by the number of

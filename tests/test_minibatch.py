@@ -137,6 +137,7 @@ def test_minibatch_plots_are_reproducible_figures(data):
     assert "training path" not in [line.get_label() for line in paths.axes[0].lines]
 
 
+@pytest.mark.slow  # fresh interpreters, one per seed setting
 def test_the_order_depends_on_the_global_seed_only_when_it_is_set():
     """What the docstring says: seed alone fixes the order, in any process, until tf.random.set_seed or
     keras.utils.set_random_seed (which calls it) sets the global seed; then the order is another, as fixed."""
