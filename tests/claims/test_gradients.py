@@ -50,7 +50,8 @@ def test_gradients__when_the_gradient_is_none__leaving_tensorflow_inside_the_tap
     # The old ranking, "most often, the commonest first", came from nowhere; four mistakes are shown. The
     # review found it left in the opening, "the commonest ways to get `None`".
     assert "commonest" not in CHAPTER.prose
-    assert CHAPTER.says("and then shows four of the ways to get `None` instead of a gradient")  # an untrainable variable is a fifth
+    # "four of the ways": a variable made with trainable=False is a fifth, which the summary names
+    assert CHAPTER.says("and then shows four of the ways to get `None` instead of a gradient")
     assert CHAPTER.says("Here are four mistakes that produce a `None` gradient, each with its fix.")
     section = CHAPTER.source.split("## When the gradient is None")[1].split("\n## ")[0]
     assert len(re.findall(r"^### ", section, re.M)) == 4
