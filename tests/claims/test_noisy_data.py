@@ -170,10 +170,10 @@ def test_noisy_data__where_training_goes__other_draws_pass_closer_to_the_truth_o
     assert CHAPTER.says("the distance to the true line ends at the optimum's own:")
     assert CHAPTER.says("In this draw the distance to the true line never falls below the optimum's. That is "
                         "the draw's doing, not a law.")
-    assert CHAPTER.says("where the true line lies on the start's side of the optimum, the path passes by it "
-                        "on "
-                        "the way: for a while it is closer to the true line than the optimum is, and then it "
-                        "moves on to the optimum.")
+    assert CHAPTER.says("where the true line lies on the start's side of the optimum, the path usually "
+                        "passes by it on the way: for a while it is closer to the true line than the optimum "
+                        "is, by more than a hundredth of the optimum's distance, and then it moves on to the "
+                        "optimum.")
     assert CHAPTER.says("In {glue:text}`noisy-draws-closer` of the {glue:text}`noisy-draws` draws the path "
                         "comes "
                         "closer to the true line than the optimum, by more than a hundredth of its distance, "
@@ -181,8 +181,8 @@ def test_noisy_data__where_training_goes__other_draws_pass_closer_to_the_truth_o
                         "{glue:text}`noisy-draws-closest:.0%` of the optimum's distance: each time at an "
                         "angle "
                         "below 90°, the true line on the start's side. Where the angle is above 90° it never "
-                        "does. After {glue:text}`noisy-epochs` epochs every run is back at the optimum's "
-                        "distance")
+                        "comes closer by more than a hundredth. After {glue:text}`noisy-epochs` epochs every "
+                        "run is back at the optimum's distance")
     gap = np.hypot(run["w_star"] - tb.TRUE_w, run["b_star"] - tb.TRUE_b)
     assert run["to_truth"].min() > 0.999 * gap  # the book's draw: never below
     shown = _draws(range(1, 13))
@@ -193,6 +193,11 @@ def test_noisy_data__where_training_goes__other_draws_pass_closer_to_the_truth_o
     assert np.all(more[closer, 1] < 90) and np.all(more[more[:, 1] > 90, 2] >= 0.99)
     assert closer.sum() >= 8 and (~closer).sum() >= 8
     assert np.all(np.abs(more[:, 3] - 1) < 1e-3)  # back at the optimum's distance
+    # post-fix review, item 5: only with the hundredth - without it, draws above 90° come a little closer, and
+    # on the start's side a draw can come only a little closer: "usually"
+    assert np.any(more[more[:, 1] > 90, 2] < 1) and np.any((more[:, 1] < 90) & ~closer)
+    start_side = more[:, 1] < 90
+    assert closer[start_side].mean() > 0.5
     data = tb.synthesize(noise_std=SIGMA, seed=3)  # "trains each as tb.train would": the same run, to the bit
     assert CHAPTER.says("`tb.sweep` from {ref}`the learning-rate chapter <chapter-learning-rate>` trains "
                         "each "
@@ -466,10 +471,30 @@ def test_noisy_data__how_far__a_single_error_averages_about_0_8_sigma_over_root_
     """Issue 16, item 11: the mean |w* - 3| is about 0.8 sigma/sqrt(N), sqrt(2/pi), not sigma/sqrt(N)."""
     assert CHAPTER.says("so for $N$ of a hundred or more $|w^* - 3|$ averages about "
                         "{glue:text}`noisy-half-normal:.2f` $\\sigma/\\sqrt{N}$")
+    assert not CHAPTER.says("$\\sigma/\\sqrt{N}$ (the last column of the table below)")
     assert round(np.sqrt(2 / np.pi), 2) == 0.80
     errors = tb.optimum_errors([100, 1000], num_seeds=20_000, noise_std=SIGMA, seed=RNG_SEED)
     for n, mean in zip([100, 1000], errors.mean(axis=1), strict=True):
         assert mean / (SIGMA / np.sqrt(n)) == pytest.approx(0.80, abs=0.012), n
+
+
+def test_noisy_data__how_far__the_last_column_scatters_around_0_8_by_its_standard_error(study):
+    """Post-fix review, item 4: the text sent the reader to the last column for 'about 0.80', but with 500
+    sets it reads 0.754 to 0.826 for N >= 100, a standard error of about 0.027 away."""
+    assert CHAPTER.says("The last column of the table below measures it, but from only "
+                        "{glue:text}`noisy-num-seeds` training sets of each size, so it scatters around "
+                        "{glue:text}`noisy-half-normal:.2f` by about its standard error, "
+                        "{glue:text}`noisy-mean-abs-se:.3f`.")
+    sizes, errors, _ = study
+    unit = SIGMA / np.sqrt(sizes)
+    column = errors.mean(axis=1) / unit
+    se = errors.std(axis=1) / np.sqrt(errors.shape[1]) / unit
+    large = sizes >= 100
+    assert round(np.median(se), 2) == 0.03 and np.all(np.abs(se - np.median(se)) < 0.005)
+    deviation = (column[large] - np.sqrt(2 / np.pi)) / se[large]
+    assert np.all(np.abs(deviation) < 2.5)  # around 0.80 within its standard errors
+    assert 0.5 < np.sqrt(np.mean(deviation**2)) < 2  # and by about one of them, not far less
+    assert np.abs(column[large] - 0.80).max() > 0.012  # the old test's tolerance does not hold for the column
 
 
 def test_noisy_data__how_far__the_figure_draws_the_exact_curve_dotted(study):
