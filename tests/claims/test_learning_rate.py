@@ -32,17 +32,22 @@ def lab():
                 best=2 / (lam_min + lam_max), largest=2 / lam_max, shifted_x=shifted_x, shifted_y=shifted_y)
 
 
-@pytest.fixture(scope="module")
-def optimizers(lab):
+def bowls_and_optimizers(lab):
+    """(bowl, x, y, {name: optimizer}): the chapter's two bowls, with plain descent's rate on each
+    (0.1, and η* on the shifted one), and fresh SGD, momentum 0.9 and Adam optimizers."""
     shifted_best = 2 / np.linalg.eigvalsh(tb.hessian(lab["shifted_x"])).sum()
-    results = {}
     for bowl, (x, y, eta) in {"round": (lab["x"], lab["y"], 0.1),
                               "shifted": (lab["shifted_x"], lab["shifted_y"], shifted_best)}.items():
-        opts = {"sgd": keras.optimizers.SGD(eta), "momentum": keras.optimizers.SGD(eta, momentum=0.9),
-                "adam": keras.optimizers.Adam(0.1)}
-        results[bowl] = {k: tb.train_with_optimizer(tb.Model(), x, y, o, epochs=100, compiled=True)
-                         for k, o in opts.items()}
-    return results
+        yield bowl, x, y, {"sgd": keras.optimizers.SGD(eta),
+                           "momentum": keras.optimizers.SGD(eta, momentum=0.9),
+                           "adam": keras.optimizers.Adam(0.1)}
+
+
+@pytest.fixture(scope="module")
+def optimizers(lab):
+    return {bowl: {k: tb.train_with_optimizer(tb.Model(), x, y, o, epochs=100, compiled=True)
+                   for k, o in opts.items()}
+            for bowl, x, y, opts in bowls_and_optimizers(lab)}
 
 
 EIGHT_ANGLES = np.radians(225 + 22.5 * np.arange(8))  # the chapter's eight starts, the lab's first
@@ -52,15 +57,8 @@ STARTS = np.stack([3 + np.sqrt(2) * np.cos(EIGHT_ANGLES), 2 + np.sqrt(2) * np.si
 @pytest.fixture(scope="module")
 def from_starts(lab):
     """SGD, momentum 0.9 and Adam from the eight starts, 100 steps, on both bowls, as in the chapter."""
-    shifted_best = 2 / np.linalg.eigvalsh(tb.hessian(lab["shifted_x"])).sum()
-    results = {}
-    for bowl, (x, y, eta) in {"round": (lab["x"], lab["y"], 0.1),
-                              "shifted": (lab["shifted_x"], lab["shifted_y"], shifted_best)}.items():
-        opts = {"sgd": keras.optimizers.SGD(eta), "momentum": keras.optimizers.SGD(eta, momentum=0.9),
-                "adam": keras.optimizers.Adam(0.1)}
-        results[bowl] = {k: tb.train_from_starts(x, y, o, STARTS, epochs=100)
-                         for k, o in opts.items()}
-    return results
+    return {bowl: {k: tb.train_from_starts(x, y, o, STARTS, epochs=100) for k, o in opts.items()}
+            for bowl, x, y, opts in bowls_and_optimizers(lab)}
 
 
 # --- A sweep of learning rates ----------------------------------------------------------------------
