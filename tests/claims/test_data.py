@@ -137,18 +137,6 @@ def test_data__exercises__a_test_set_with_the_training_seed_is_the_training_set(
     assert np.array_equal(tb.synthesize(seed=tb.SEED).x.numpy(), tb.synthesize().x.numpy())
 
 
-def test_data__exercises__each_solution_runs_alone_after_the_set_up_cell():
-    assert CHAPTER.run_solutions_alone() == ["ex-data-noise-loss", "ex-data-seed", "ex-data-test-seed"]
-
-
-def test_data__cross_references_read_as_sentences():
-    assert CHAPTER.bare_references() == []
-
-
-def test_data__hidden_cells_only_glue_values_computed_in_visible_cells():
-    assert CHAPTER.hidden_computations() == []
-
-
 def test_data__the_recipe__the_same_seed_gives_the_same_data_with_the_locked_tensorflow():
     """Review: "the same seed always gives the same data ... on every rebuild" and the summary's "always": the
     locked TensorFlow documents that stateless_normal's numbers may change between versions."""

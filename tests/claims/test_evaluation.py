@@ -169,10 +169,6 @@ def test_evaluation__exercises__the_test_mse_from_the_parameter_errors(lab):
     assert float(tb.l2_loss(lab["y"], lab["model"](lab["x"]))) == pytest.approx(train_formula, rel=1e-5)
 
 
-def test_evaluation__exercises__every_solution_runs_alone_after_the_set_up_cell():
-    assert CHAPTER.run_solutions_alone() == ["ex-eval-far", "ex-eval-mse-from-errors", "ex-eval-untrained"]
-
-
 def test_evaluation__measuring_the_model__about_as_well_on_new_inputs_not_equally(lab):
     """The old text said "equally well": the test MSE is 5.3 % above the training MSE. The gap is the inputs'
     moments (mean of x^2: 1.0344 test, 0.9692 training), which predict the ratio to float32 rounding, and for
@@ -239,10 +235,5 @@ def test_evaluation__what_more_epochs_would_do__further_epochs_change_nothing(la
 
 
 def test_evaluation__references_have_their_own_words():
-    assert CHAPTER.bare_references() == []
     assert re.findall(r"\{ref\}`[^`<]*`", CHAPTER.source) == []
     assert len(re.findall(r"\{ref\}`[^`<]+ <chapter-[a-z-]+>`", CHAPTER.source)) >= 3
-
-
-def test_evaluation__hidden_cells_only_glue_values_computed_in_visible_cells():
-    assert CHAPTER.hidden_computations() == []

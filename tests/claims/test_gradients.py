@@ -236,15 +236,3 @@ def test_gradients__exercises__the_central_difference_is_exact_for_a_quadratic()
     by_hand = tb.analytic_gradients(x, y, 2.0, 1.0)[0]
     assert (loss(2.0 + h) - loss(2.0 - h)) / (2 * h) == pytest.approx(by_hand, rel=1e-12)
 
-
-def test_gradients__exercises__each_solution_runs_alone_after_the_set_up_cell():
-    assert CHAPTER.run_solutions_alone() == ["ex-gradients-finite", "ex-gradients-optimum",
-                                               "ex-gradients-order"]
-
-
-def test_gradients__cross_references_read_as_sentences():
-    assert CHAPTER.bare_references() == []
-
-
-def test_gradients__hidden_cells_only_glue_values_computed_in_visible_cells():
-    assert CHAPTER.hidden_computations() == []

@@ -44,18 +44,6 @@ def test_intro__how_to_read_this_book__building_twice_gives_the_same_numbers():
     assert (float(first.w), float(first.b)) == (float(second.w), float(second.b))
 
 
-def test_intro__has_no_exercises_so_no_solution_to_run():
-    assert CHAPTER.run_solutions_alone() == []
-
-
-def test_intro__cross_references_read_as_sentences():
-    assert CHAPTER.bare_references() == []
-
-
-def test_intro__hidden_cells_only_glue_values_computed_in_visible_cells():
-    assert CHAPTER.hidden_computations() == []
-
-
 def toc_parts():
     """[(caption, [chapter names])] of _toc.yml, in reading order."""
     import yaml

@@ -652,15 +652,3 @@ def test_keras__exercises__dense_kernel_is_one_by_one_bias_length_one_same_run(l
     # mse expands the (N,) target to the prediction's (N, 1), and the loss is per example
     per_example = keras.losses.mean_squared_error(lab["y"], model(lab["x"][:, None]))
     assert tuple(per_example.shape) == (N,)
-
-
-def test_keras__exercises__every_solution_runs_alone_after_the_set_up_cell():
-    assert CHAPTER.run_solutions_alone() == ["ex-keras-dense", "ex-keras-momentum"]
-
-
-def test_keras__references_have_their_own_words():
-    assert CHAPTER.bare_references() == []
-
-
-def test_keras__hidden_cells_only_glue_values_computed_in_visible_cells():
-    assert CHAPTER.hidden_computations() == []

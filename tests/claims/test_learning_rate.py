@@ -1065,12 +1065,3 @@ def test_learning_rate__exercises__on_4x_its_best_rate_takes_dozens_of_epochs_an
     run = tb.train(tb.Model(), scaled, tb.TRUE_w * scaled + tb.TRUE_b, epochs=int(epochs) + 1,
                    learning_rate=2 / (low + high))
     assert np.hypot(run.final_w - 3.0, run.final_b - 2.0) < 1e-4
-
-
-def test_learning_rate__exercises__solutions_run_alone():
-    assert CHAPTER.run_solutions_alone() == ["ex-lr-standardized", "ex-lr-sum"]
-
-
-def test_learning_rate__the_chapter__no_hidden_computation_and_no_bare_reference():
-    assert CHAPTER.hidden_computations() == []
-    assert CHAPTER.bare_references() == []

@@ -165,18 +165,6 @@ def test_loss__exercises__the_true_line_has_zero_loss_on_noise_free_data():
     assert float(tb.l2_loss(y, tb.Model(w=tb.TRUE_w, b=tb.TRUE_b)(x))) == 0.0
 
 
-def test_loss__exercises__each_solution_runs_alone_after_the_set_up_cell():
-    assert CHAPTER.run_solutions_alone() == ["ex-loss-constant", "ex-loss-perfect", "ex-loss-square"]
-
-
-def test_loss__cross_references_read_as_sentences():
-    assert CHAPTER.bare_references() == []
-
-
-def test_loss__hidden_cells_only_glue_values_computed_in_visible_cells():
-    assert CHAPTER.hidden_computations() == []
-
-
 def test_loss__why_the_mean_and_not_the_sum__a_rate_well_inside_the_stable_range_works_whatever_n():
     """Review: "With the mean, the same learning rate works whatever the number of examples" held for a rate
     well inside the stable range only. The edge 2/λmax depends on the sample, most on a small one: 0.9

@@ -823,17 +823,8 @@ def test_minibatches__exercises__b_at_least_n_is_one_element_nothing_to_drop(lab
             assert int(tb.minibatches(*lab, batch_size, drop_remainder=drop).cardinality()) == 1
 
 
-def test_minibatches__exercises__every_solution_runs_alone_after_the_set_up_cell():
-    assert CHAPTER.run_solutions_alone() == ["ex-mb-hover", "ex-mb-steps"]
-
-
 def test_minibatches__references_have_their_own_words():
-    assert CHAPTER.bare_references() == []
     assert re.findall(r"\{ref\}`[^`<]*`", CHAPTER.source) == []
-
-
-def test_minibatches__hidden_cells_only_glue_values_computed_in_visible_cells():
-    assert CHAPTER.hidden_computations() == []
 
 
 def test_minibatches__ends_with_summary_then_exercises():

@@ -77,18 +77,6 @@ def test_model__exercises__the_model_has_two_scalar_parameters():
     assert sum(int(tf.size(v)) for v in tb.Model().trainable_variables) == 2
 
 
-def test_model__exercises__each_solution_runs_alone_after_the_set_up_cell():
-    assert CHAPTER.run_solutions_alone() == ["ex-model-count", "ex-model-integers"]
-
-
-def test_model__cross_references_read_as_sentences():
-    assert CHAPTER.bare_references() == []
-
-
-def test_model__hidden_cells_only_glue_values_computed_in_visible_cells():
-    assert CHAPTER.hidden_computations() == []
-
-
 def test_model__parameters_are_variables__the_tape_differentiates_floating_point_and_complex_variables():
     """Review: "gradients exist only for floating-point variables": a complex variable gets one too."""
     assert "gradients exist only for floating-point\n  variables" not in CHAPTER.source

