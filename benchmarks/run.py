@@ -254,16 +254,55 @@ def bench_training(repeat):
     return results
 
 
+def ways_to_train(x, y, epochs, learning_rate=0.1):
+    """{name: run}: each run() trains `epochs` full-batch epochs of the lab one way, from the lab's start,
+    going on from call to call. The ways book/keras.md times: the eager loop of train_step; the same step
+    under tf.function; fit(x, y, batch_size=N); fit on the full batch repeated (a one-element tf.data
+    dataset), one Keras epoch of `epochs` steps, with steps_per_execution 1 or `epochs` and jit_compile off
+    or on; and compile_loop with XLA, the whole loop in one graph."""
+    import keras
+    import tensorflow as tf
+
+    import training_basics as tb
+
+    def keras_model(**options):
+        model = tb.KerasModel()
+        model.compile(keras.optimizers.SGD(learning_rate), "mse", **options)
+        return model
+
+    eager, graph, graph_step = tb.Model(), tb.Model(), tf.function(tb.train_step)
+    xla_loop = tb.compiled.compile_loop(tb.Model(), learning_rate, jit_compile=True)
+    arrays = keras_model(jit_compile=False)
+    ways = {
+        "eager loop (train_step)": lambda: [tb.train_step(eager, x, y, learning_rate) for _ in range(epochs)],
+        "tf.function step": lambda: [graph_step(graph, x, y, learning_rate) for _ in range(epochs)],
+        f"fit(x, y), {epochs} epochs": lambda: arrays.fit(x, y, batch_size=int(x.shape[0]), epochs=epochs,
+                                                          shuffle=False, verbose=0),
+    }
+    repeated = tf.data.Dataset.from_tensors((x, y)).repeat()  # every element: all N examples
+    for spe in (1, epochs):
+        for jit_compile, xla in ((False, ""), (True, ", jit_compile")):
+            model = keras_model(jit_compile=jit_compile, steps_per_execution=spe)
+            ways[f"fit, repeated batch, steps_per_execution={spe}{xla}"] = lambda model=model: model.fit(
+                repeated, steps_per_epoch=epochs, epochs=1, shuffle=False, verbose=0)
+    ways["in-graph loop + XLA (compile_loop)"] = lambda: xla_loop(x, y, tf.constant(epochs))
+    return ways
+
+
 def bench_keras(repeat):
     """Time per epoch of every way book/keras.md times, the lab's 15 full-batch epochs per call:
-    tb.ways_to_train's runs, each called once to trace and compile, then timed `repeat` times."""
+    the runs of ways_to_train, each called once to trace and compile, then timed `repeat` times."""
     import training_basics as tb
 
     data, epochs = tb.synthesize(), 15
     samples = {}
-    for name, run in tb.ways_to_train(data.x, data.y, epochs=epochs).items():
-        run()
-        samples[name] = [tb.time_per_epoch(run, epochs, repeat=1) * 1e6 for _ in range(repeat)]
+    for name, run in ways_to_train(data.x, data.y, epochs).items():
+        run()  # the first call traces and compiles
+        samples[name] = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            run()
+            samples[name].append((time.perf_counter() - t) / epochs * 1e6)
     return {"epochs_per_call": epochs, "per_epoch_us": {name: summary(s) for name, s in samples.items()}}
 
 
@@ -277,14 +316,14 @@ def bench_distributed(repeat):
     import training_basics as tb
 
     script = (
-        "import json, tempfile, time, training_basics as tb, tensorflow as tf\n"
+        "import json, tempfile, time, numpy as np, training_basics as tb, tensorflow as tf\n"
         "devices = tb.split_cpu(2)\n"
         "x, y = tb.synthesize()\n"
         "mirrored, one = tf.distribute.MirroredStrategy(devices), tf.distribute.get_strategy()\n"
         "out = {'one_device_step_us': [], 'mirrored_2_step_us': [], 'restore_s': []}\n"
         f"for _ in range({repeat}):\n"
-        "    out['one_device_step_us'].append(tb.seconds_per_step(one, x, y) * 1e6)\n"
-        "    out['mirrored_2_step_us'].append(tb.seconds_per_step(mirrored, x, y) * 1e6)\n"
+        "    out['one_device_step_us'].append(np.median(tb.distributed.step_times(one, x, y)) * 1e6)\n"
+        "    out['mirrored_2_step_us'].append(np.median(tb.distributed.step_times(mirrored, x, y)) * 1e6)\n"
         "    folder = tempfile.mkdtemp()\n"
         "    tb.train_distributed(one, x, y, checkpoint_dir=folder)\n"
         "    t = time.perf_counter()\n"

@@ -54,8 +54,20 @@ CASES = [
      r"epochs must be >= 0, got -1"),
     ("float epochs", lambda: tb.train(tb.Model(), X, Y, epochs=2.5), TypeError,
      r"epochs must be an integer, got 2.5 \(float\)"),
-    ("zero batch", lambda: tb.train(tb.Model(), X, Y, batch_size=0), ValueError,
+    ("zero batch", lambda: tb.train_minibatches(tb.Model(), X, Y, batch_size=0), ValueError,
      r"batch_size must be >= 1, got 0"),
+    ("minibatch shape mismatch", lambda: tb.train_minibatches(tb.Model(), X, Y[:5], 4), ValueError,
+     r"inputs and outputs must have the same shape, got inputs.shape=\(8,\) and outputs.shape=\(5,\)"),
+    ("minibatch lr zero", lambda: tb.train_minibatches(tb.Model(), X, Y, 4, learning_rate=0), ValueError,
+     r"learning_rate must be > 0, got 0.0"),
+    ("minibatch float epochs", lambda: tb.train_minibatches(tb.Model(), X, Y, 4, epochs=2.5), TypeError,
+     r"epochs must be an integer, got 2.5 \(float\)"),
+    ("minibatch seed negative", lambda: tb.train_minibatches(tb.Model(), X, Y, 4, seed=-1), ValueError,
+     r"seed must be >= 0, got -1"),
+    ("minibatch int variables", lambda: tb.train_minibatches(IntModel(), X, Y, 4), TypeError,
+     r"model.w is a tf.Variable of dtype int32"),
+    ("compiled lr nan", lambda: tb.compiled.train_compiled(tb.Model(), X, Y, learning_rate=float("nan")),
+     ValueError, r"learning_rate must be finite, got nan"),
     ("int variables", lambda: tb.train(IntModel(), X, Y), TypeError,
      r"model.w is a tf.Variable of dtype int32; it must be a floating-point dtype .* returns None"),
     ("int variables, one epoch", lambda: tb.train(IntModel(), X, Y, epochs=1), TypeError,
@@ -92,7 +104,8 @@ CASES = [
     ("step times, repeats 0",
      lambda: tb.distributed.step_times(tf.distribute.get_strategy(), X, Y, repeats=0),
      ValueError, r"repeats must be >= 1, got 0"),
-    ("step times, steps 2.5", lambda: tb.seconds_per_step(tf.distribute.get_strategy(), X, Y, steps=2.5),
+    ("step times, steps 2.5",
+     lambda: tb.distributed.step_times(tf.distribute.get_strategy(), X, Y, steps=2.5),
      TypeError, r"steps must be an integer, got 2.5"),
 ]
 
@@ -116,27 +129,50 @@ def test_divergence_names_the_epoch_and_suggests_a_smaller_learning_rate():
 
 
 def test_a_loss_that_overflows_to_inf_is_divergence_too():
-    from training_basics.checks import check_not_diverging
+    from training_basics.checks import _check_not_diverging
 
     message = r"the loss became inf at epoch 3 with learning_rate=0.5"
     with pytest.raises(tb.TrainingDivergedError, match=message):
-        check_not_diverging(float("inf"), 1.0, 3, 0.5)
+        _check_not_diverging([1.0, 2.0, float("inf")], 3, 0.5)
     with pytest.raises(tb.TrainingDivergedError, match=r"the loss became nan at epoch 0"):
-        check_not_diverging(float("nan"), float("nan"), 0, 0.5)
-    check_not_diverging(1e5, 1.0, 3, 0.5)  # large, but not a millionfold: no error
+        _check_not_diverging([float("nan")], 0, 0.5)
+    _check_not_diverging([1.0, 1e5], 3, 0.5)  # large, but not a millionfold: no error
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")  # 1e39 in float32: inf
+def test_parameters_that_overflow_in_the_last_step_are_divergence_too():
+    for train in (tb.train, lambda *args, **kwargs: tb.train_minibatches(*args, 8, **kwargs),
+                  tb.compiled.train_compiled):  # one step, which takes w and b past float32's largest
+        with pytest.raises(tb.TrainingDivergedError, match=r"w=-?inf, b=-?inf after epoch 0 with "
+                                                           r"learning_rate=1e\+39"):
+            train(tb.Model(), X, Y, epochs=1, learning_rate=1e39)
 
 
 def test_the_labs_loop_at_too_large_a_learning_rate_stops_within_its_15_epochs():
     data = tb.synthesize()
     with pytest.raises(tb.TrainingDivergedError, match=r"learning_rate=1.5"):
         tb.train(tb.Model(), data.x, data.y, epochs=15, learning_rate=1.5)
+    with pytest.raises(tb.TrainingDivergedError, match=r"learning_rate=1.5"):
+        tb.train_minibatches(tb.Model(), data.x, data.y, batch_size=500, epochs=15, learning_rate=1.5)
 
 
 def test_errors_are_raised_before_any_update():
     model = tb.Model()
     with pytest.raises(ValueError):
         tb.train(model, X, Y, learning_rate=-1)
-    assert (float(model.w), float(model.b)) == (2.0, 1.0)
+    with pytest.raises(ValueError):
+        tb.train_minibatches(model, X, Y, batch_size=0)
+
+    class Column(tb.Model):
+        def __call__(self, x):
+            return tf.reshape(self.w * x + self.b, (-1, 1))
+
+    column = Column()
+    for train in (tb.train, lambda *a: tb.train_minibatches(*a, 4), tb.compiled.train_compiled):
+        with pytest.raises(ValueError, match=r"target_y and predicted_y must have the same shape"):
+            train(column, X, Y)
+    for trained in (model, column):
+        assert (float(trained.w), float(trained.b)) == (2.0, 1.0)
 
 
 def test_scalar_tensors_and_variables_are_numbers():

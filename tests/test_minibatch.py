@@ -1,4 +1,4 @@
-"""The package's minibatches (tf.data), the helpers around them, and train built on them."""
+"""The package's minibatches (tf.data), the helpers around them, and train_minibatches built on them."""
 
 import numpy as np
 import pytest
@@ -66,9 +66,9 @@ def test_bad_data_are_named():
         tb.minibatches(np.zeros(3), np.zeros(4), 2)
 
 
-def test_train_takes_its_batches_from_minibatches_bit_for_bit(data):
-    """train = train_step on each batch of minibatches(x, y, B, seed), one pass per epoch."""
-    history = tb.train(tb.Model(), data.x, data.y, epochs=2, batch_size=300, seed=5)
+def test_train_minibatches_takes_its_batches_from_minibatches_bit_for_bit(data):
+    """train_minibatches = train_step on each batch of minibatches(x, y, B, seed), one pass per epoch."""
+    history = tb.train_minibatches(tb.Model(), data.x, data.y, batch_size=300, epochs=2, seed=5)
     model, losses = tb.Model(), []
     dataset = tb.minibatches(data.x, data.y, 300, seed=5)
     for _ in range(2):
@@ -78,21 +78,27 @@ def test_train_takes_its_batches_from_minibatches_bit_for_bit(data):
     assert (history.final_w, history.final_b) == (float(model.w.numpy()), float(model.b.numpy()))
 
 
-def test_train_full_batch_is_the_plain_step_bit_for_bit(data):
-    history = tb.train(tb.Model(), data.x, data.y, epochs=5)
+@pytest.mark.parametrize("batch_size", [None, 1000, 5000])
+def test_train_and_train_minibatches_on_the_full_batch_are_the_plain_step_bit_for_bit(data, batch_size):
     model = tb.Model()
     losses = [float(tb.train_step(model, data.x, data.y, 0.1)) for _ in range(5)]
-    np.testing.assert_array_equal(history.loss, np.float32(losses))
-    assert (history.final_w, history.final_b) == (float(model.w.numpy()), float(model.b.numpy()))
+    logs = []
+    for train in (tb.train, lambda *a, **k: tb.train_minibatches(*a, batch_size, **k)):
+        logs.append([])
+        history = train(tb.Model(), data.x, data.y, epochs=5, log=lambda *a, log=logs[-1]: log.append(a))
+        np.testing.assert_array_equal(history.loss, np.float32(losses))
+        assert (history.final_w, history.final_b) == (float(model.w.numpy()), float(model.b.numpy()))
+        assert history.epoch.tolist() == list(range(5))
+    assert logs[0] == logs[1] and len(logs[0]) == 5  # the same log lines
 
 
-def test_train_refuses_a_bad_seed(data):
+def test_train_minibatches_refuses_a_bad_seed(data):
     with pytest.raises(ValueError, match=r"seed must be >= 0, got -2"):
-        tb.train(tb.Model(), data.x, data.y, batch_size=10, seed=-2)
+        tb.train_minibatches(tb.Model(), data.x, data.y, batch_size=10, seed=-2)
 
 
 def test_examples_seen_counts_a_short_batch_by_its_own_examples(data):
-    history = tb.train(tb.Model(), data.x, data.y, epochs=2, batch_size=300)
+    history = tb.train_minibatches(tb.Model(), data.x, data.y, batch_size=300, epochs=2)
     assert tb.examples_seen(history, 1000, 300).tolist() == [0, 300, 600, 900, 1000, 1300, 1600, 1900, 2000]
     full = tb.train(tb.Model(), data.x, data.y, epochs=3)
     assert tb.examples_seen(full, 1000).tolist() == [0, 1000, 2000, 3000]
@@ -100,7 +106,7 @@ def test_examples_seen_counts_a_short_batch_by_its_own_examples(data):
 
 
 def test_loss_along_is_the_full_loss_at_each_recorded_point(data):
-    history = tb.train(tb.Model(), data.x, data.y, epochs=1, batch_size=250)
+    history = tb.train_minibatches(tb.Model(), data.x, data.y, batch_size=250, epochs=1)
     along = tb.loss_along(history, data.x, data.y)
     assert along.shape == (len(history) + 1,)
     for i, (w, b) in enumerate(zip(history.w, history.b, strict=True)):
@@ -121,7 +127,7 @@ def test_seconds_per_epoch_calls_the_step_once_per_batch_after_a_warm_up(data):
 
 
 def test_minibatch_plots_are_reproducible_figures(data):
-    runs = {"B = 100": tb.train(tb.Model(), data.x, data.y, epochs=1, batch_size=100),
+    runs = {"B = 100": tb.train_minibatches(tb.Model(), data.x, data.y, batch_size=100, epochs=1),
             "full": tb.train(tb.Model(), data.x, data.y, epochs=10)}
     curves = {label: (tb.examples_seen(run, 1000, 100 if label == "B = 100" else None),
                       tb.loss_along(run, data.x, data.y)) for label, run in runs.items()}

@@ -74,20 +74,31 @@ def test_noise_has_the_requested_spread():
     assert residual.std() == pytest.approx(0.5, rel=0.05)
 
 
-def test_l2_loss_reads_as_the_labs_and_checks_shapes_only_when_called_directly():
+def test_l2_loss_is_the_labs_line_after_one_shape_check():
     source = tb.show_source(tb.l2_loss).data
-    assert "return tf.reduce_mean(tf.square(target_y - predicted_y))" in source
-    assert "check_same_shape" not in source  # the check is the one decorator line, @check_shapes
+    assert ("    check_same_shape(target_y, predicted_y)\n"
+            "    return tf.reduce_mean(tf.square(target_y - predicted_y))") in source
+    assert "# code/training_basics/loss.py, lines" in source
     y, column = tf.zeros(3), tf.zeros((3, 1))
     with pytest.raises(ValueError, match="target_y and predicted_y must have the same shape"):
         tb.l2_loss(y, column)
-    assert tb.l2_loss.unchecked(y, column).shape == ()  # the plain core broadcasts, as the lab's would
-    y_hat = tf.constant([1.0, 0.0, 3.0])
-    assert float(tb.l2_loss.unchecked(tf.ones(3), y_hat)) == float(tb.l2_loss(tf.ones(3), y_hat))
+    with pytest.raises(ValueError, match="target_y and predicted_y must have the same shape"):
+        tf.function(tb.l2_loss)(y, column)  # in a graph too, when it is traced
 
 
-def test_show_source_names_the_file_of_a_decorated_function():
-    assert "# code/training_basics/loss.py, lines" in tb.show_source(tb.l2_loss).data
+def test_model_reads_as_the_labs_class_with_the_check_first():
+    import inspect
+
+    body = inspect.getsource(tb.Model.__init__).splitlines()[1:]
+    assert [line.strip().split("  #")[0] for line in body] == [
+        'w, b = _check_number("w", w), _check_number("b", b)',
+        "super().__init__(**kwargs)",
+        'self.w = tf.Variable(w, name="w")',
+        'self.b = tf.Variable(b, name="b")',
+    ]
+    model = tb.Model(w=3, b=np.float64(2.5))
+    assert (model.w.dtype, model.b.dtype) == (tf.float32, tf.float32) and model.name == "model"
+    assert tb.Model(name="named").name == "named"
 
 
 class _VariableModel(tf.Module):
@@ -126,9 +137,9 @@ WRONG_VARIABLES = [
                          ids=[case[0] for case in WRONG_VARIABLES])
 def test_check_trainable_refuses_what_a_step_cannot_train_and_says_what_it_expected(make, message):
     with pytest.raises(TypeError, match=message):
-        tb.checks.check_trainable(_VariableModel(make()))
+        tb.checks._check_trainable(_VariableModel(make()))
     with pytest.raises(TypeError, match=message.replace("model.w", "model.b")):
-        tb.checks.check_trainable(_VariableModel(tf.Variable(2.0), b=make()))
+        tb.checks._check_trainable(_VariableModel(tf.Variable(2.0), b=make()))
 
 
 @pytest.mark.parametrize("entry", ["train", "train_compiled", "train_with_optimizer"])
@@ -161,6 +172,6 @@ def test_without_the_check_a_float64_or_untrainable_variable_fails_deep_in_tenso
 
 
 def test_check_trainable_accepts_the_models_the_book_trains():
-    tb.checks.check_trainable(tb.Model())
-    tb.checks.check_trainable(tb.Model.random(seed=3))
-    tb.checks.check_trainable(_VariableModel(tf.Variable(2.0), tf.Variable(1.0)))
+    tb.checks._check_trainable(tb.Model())
+    tb.checks._check_trainable(tb.Model.random(seed=3))
+    tb.checks._check_trainable(_VariableModel(tf.Variable(2.0), tf.Variable(1.0)))

@@ -72,13 +72,13 @@ def test_same_seed_same_history():
     runs = []
     for _ in range(2):
         data = tb.synthesize(noise_std=0.3)
-        runs.append(tb.train(tb.Model.random(3), data.x, data.y, epochs=5, batch_size=64, seed=9))
+        runs.append(tb.train_minibatches(tb.Model.random(3), data.x, data.y, batch_size=64, epochs=5, seed=9))
     for field in ("w", "b", "loss", "epoch"):
         np.testing.assert_array_equal(getattr(runs[0], field), getattr(runs[1], field))
 
 
 def test_mini_batches_make_ceil_n_over_batch_size_steps_per_epoch(data):
-    history = tb.train(tb.Model(), data.x, data.y, epochs=3, batch_size=300)
+    history = tb.train_minibatches(tb.Model(), data.x, data.y, batch_size=300, epochs=3)
     assert len(history) == 3 * 4
     assert list(np.bincount(history.epoch)) == [4, 4, 4]
 
@@ -99,8 +99,8 @@ def test_log_is_called_once_per_epoch(data):
 def test_log_pairs_w_b_and_the_loss_of_one_model_as_the_lab_prints_them(data, batch_size):
     """All three values are taken before the epoch's first update: the loss is the loss of that w and b."""
     lines = []
-    history = tb.train(tb.Model(), data.x, data.y, epochs=3, batch_size=batch_size,
-                       log=lambda *args: lines.append(args))
+    train = tb.train if batch_size is None else lambda *a, **k: tb.train_minibatches(*a, batch_size, **k)
+    history = train(tb.Model(), data.x, data.y, epochs=3, log=lambda *args: lines.append(args))
     for epoch, w, b, loss in lines:
         first = int(np.argmax(history.epoch == epoch))
         assert (w, b, loss) == (history.w[first], history.b[first], history.loss[first])
@@ -124,17 +124,60 @@ def test_train_step_is_the_labs_step_with_no_checks_inside():
     ]
 
 
-def test_train_checks_its_arguments_once_per_call_not_once_per_step(data, monkeypatch):
-    from training_basics import checks, training
+def test_train_checks_its_arguments_once_per_call_and_the_loss_its_shapes_once_per_step(data, monkeypatch):
+    from training_basics import loss, training
 
     calls = []
-    for name in ("check_xy", "check_learning_rate", "check_trainable", "check_same_shape"):
-        original = getattr(training, name)
-        monkeypatch.setattr(training, name, lambda *a, _f=original, _n=name: (calls.append(_n), _f(*a))[1])
-    monkeypatch.setattr(checks, "check_same_shape",
-                        lambda *a, _f=checks.check_same_shape: (calls.append("loss"), _f(*a))[1])
+    for module, name in ((training, "_check_training"), (loss, "check_same_shape")):
+        original = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, _f=original, _n=name: (calls.append(_n), _f(*a))[1])
     tb.train(tb.Model(), data.x, data.y, epochs=20)
-    assert sorted(calls) == ["check_learning_rate", "check_same_shape", "check_trainable", "check_xy"]
+    assert calls == ["_check_training"] + ["check_same_shape"] * 20
+
+
+def test_train_is_the_labs_loop_with_one_check_of_its_arguments_first():
+    """What book/training-loop.md shows of train: one call that checks the arguments, then the lab's loop
+    with its record and log, one divergence check per epoch, and one after the last."""
+    import inspect
+
+    body = [line.strip() for line in inspect.getsource(tb.train).split('"""')[2].strip().splitlines()]
+    assert body == [
+        "x, y, epochs, learning_rate = _check_training(model, inputs, outputs, epochs, learning_rate)",
+        "",
+        "ws, bs, losses = [], [], []",
+        "for epoch in range(epochs):",
+        "ws.append(model.w.numpy())",
+        "bs.append(model.b.numpy())",
+        "losses.append(float(train_step(model, x, y, learning_rate)))",
+        "_check_not_diverging(losses, epoch, learning_rate)",
+        "if log is not None:",
+        "log(epoch, float(ws[-1]), float(bs[-1]), losses[-1])",
+        "",
+        "_check_finite_parameters(model, epochs - 1, learning_rate)",
+        "return History.from_steps(ws, bs, losses, model.w.numpy(), model.b.numpy(), learning_rate)",
+    ]
+    assert list(inspect.signature(tb.train).parameters) == ["model", "inputs", "outputs", "epochs",
+                                                            "learning_rate", "log"]
+
+
+def test_history_has_one_constructor_used_everywhere_a_history_is_made():
+    """Issue 17: the History record was built field by field in six places."""
+    import pathlib
+    import re
+
+    package = pathlib.Path(tb.__file__).parent
+    made = {path.relative_to(package).as_posix(): len(re.findall(r"History\.from_steps\(", path.read_text()))
+            for path in package.rglob("*.py")}
+    assert {path: count for path, count in made.items() if count} == {
+        "training.py": 1, "minibatch.py": 1, "compiled.py": 1, "optimizers.py": 1, "keras_model.py": 1,
+        "distributed/__init__.py": 2}
+    for path in package.rglob("*.py"):
+        assert not re.search(r"History\((w|\n)", path.read_text()), path  # no History(w=..., ...) by hand
+    h = tb.History.from_steps([2.0, 2.5], [1.0, 1.5], [1.9, 0.5], np.float32(2.8), 1.7, 0.1)
+    assert (h.w.dtype, h.b.dtype, h.loss.dtype, h.epoch.dtype) == (np.float32,) * 3 + (np.int64,)
+    assert h.epoch.tolist() == [0, 1] and (h.final_w, h.final_b, h.learning_rate) == (
+        pytest.approx(2.8), 1.7, 0.1)
+    assert tb.History.from_steps([], [], [], 2.0, 1.0, 0.1, epoch=[]).epoch.dtype == np.int64
 
 
 def test_train_refuses_a_model_whose_output_has_another_shape(data):

@@ -6,8 +6,9 @@ One module per idea, in the order the book teaches them:
 ``model``           the linear model ``Model`` (a ``tf.Module``)
 ``loss``            the L2 loss ``l2_loss``
 ``data``            synthesized data: ``synthesize``, ``TRUE_w``, ``TRUE_b``
-``training``        ``train_step`` and the loop ``train`` -> ``History``
-``minibatch``       ``minibatches`` (tf.data), ``examples_seen``, ``loss_along``, ``seconds_per_epoch``
+``training``        ``train_step`` and the full-batch loop ``train`` -> ``History``
+``minibatch``       ``minibatches`` (tf.data), ``train_minibatches``, ``examples_seen``, ``loss_along``,
+                    ``seconds_per_epoch``
 ``evaluation``      ``evaluate`` -> ``Evaluation``
 ``reference``       analytic gradients, closed form, contraction theory, ``crossing``
 ``compiled``        the same loop inside one graph (``tf.function``, XLA)
@@ -15,10 +16,10 @@ One module per idea, in the order the book teaches them:
 ``optimizers``      ``train_with_optimizer`` (a Keras optimizer), ``train_from_starts``, ``momentum_factor``
 ``interactive``     Vega-Lite figures with no kernel (imported on use: it loads Altair)
 ``distributed``     the same loop on ``tf.distribute``: ``train_distributed``, ``split_cpu``, ``run_workers``
-``keras_model``     ``KerasModel`` (``add_weight``), ``CustomStepModel``, ``WeightHistory``, ``ways_to_train``
+``keras_model``     ``KerasModel`` (``add_weight``), ``CustomStepModel``, ``WeightHistory``
 ``noise``           noisy data: ``normal_equations``, ``expected_test_mse``, ``optimum_errors``
 ``plots``           figures (each function returns a ``Figure``)
-``checks``          input validation with messages that name the value
+``checks``          input checks with messages that name the value: ``check_same_shape``
 ``display``         ``show_source``: the package's own code, shown in a chapter
 ==================  ==============================================
 
@@ -49,7 +50,6 @@ from .distributed import (  # noqa: E402
     CheckpointError,
     WorkerError,
     run_workers,
-    seconds_per_step,
     split_cpu,
     train_distributed,
 )
@@ -59,9 +59,7 @@ from .keras_model import (  # noqa: E402
     KerasModel,
     RawVariableModel,
     WeightHistory,
-    time_per_epoch,
     untracked_variables,
-    ways_to_train,
 )
 from .learning_rate import (  # noqa: E402
     Sweep,
@@ -72,7 +70,13 @@ from .learning_rate import (  # noqa: E402
     unstandardize,
 )
 from .loss import l2_loss  # noqa: E402
-from .minibatch import examples_seen, loss_along, minibatches, seconds_per_epoch  # noqa: E402
+from .minibatch import (  # noqa: E402
+    examples_seen,
+    loss_along,
+    minibatches,
+    seconds_per_epoch,
+    train_minibatches,
+)
 from .model import Model  # noqa: E402
 from .noise import NOISE_STD, expected_test_mse, normal_equations, optimum_errors  # noqa: E402
 from .optimizers import (  # noqa: E402
@@ -136,19 +140,17 @@ __all__ = [
     "plots",
     "run_workers",
     "seconds_per_epoch",
-    "seconds_per_step",
     "show_source",
     "split_cpu",
     "standardize",
     "sweep",
     "synthesize",
-    "time_per_epoch",
     "train",
     "train_distributed",
     "train_from_starts",
+    "train_minibatches",
     "train_step",
     "train_with_optimizer",
     "unstandardize",
     "untracked_variables",
-    "ways_to_train",
 ]

@@ -5,7 +5,6 @@ expected, so a mistake never surfaces as a traceback from deep inside
 TensorFlow, nor as a silently wrong number.
 """
 
-import functools
 import math
 import numbers
 
@@ -23,11 +22,9 @@ class TrainingDivergedError(FloatingPointError):
 DIVERGENCE_GROWTH = 1e6  # a loss this many times the first one means training is diverging
 
 
-def check_not_diverging(loss, first_loss, epoch, learning_rate):
-    """Raise ``TrainingDivergedError`` if ``loss`` is inf/NaN or DIVERGENCE_GROWTH × ``first_loss``.
-
-    Taught in: book/training-loop.md
-    """
+def _check_not_diverging(losses, epoch, learning_rate):
+    """Raise ``TrainingDivergedError`` if the last loss is inf/NaN or DIVERGENCE_GROWTH × the first."""
+    loss, first_loss = float(losses[-1]), float(losses[0])
     if math.isfinite(loss) and not (first_loss > 0 and loss > DIVERGENCE_GROWTH * first_loss):
         return
     what = f"the loss became {loss}" if not math.isfinite(loss) else (
@@ -39,11 +36,8 @@ def check_not_diverging(loss, first_loss, epoch, learning_rate):
     )
 
 
-def check_finite_parameters(model, epoch, learning_rate):
-    """Raise ``TrainingDivergedError`` if w or b overflowed to inf or NaN.
-
-    Taught in: book/training-loop.md
-    """
+def _check_finite_parameters(model, epoch, learning_rate):
+    """Raise ``TrainingDivergedError`` if w or b overflowed to inf or NaN."""
     w, b = float(model.w.numpy()), float(model.b.numpy())
     if not (math.isfinite(w) and math.isfinite(b)):
         raise TrainingDivergedError(
@@ -52,11 +46,16 @@ def check_finite_parameters(model, epoch, learning_rate):
         )
 
 
-def as_float_array(name, value):
-    """``value`` as a float32 tensor, after checking it is a non-empty finite array.
+def _check_training(model, inputs, outputs, epochs, learning_rate):
+    """The arguments of a training loop, checked: (x, y, epochs, learning_rate), x and y float32 tensors."""
+    x, y = _check_xy(inputs, outputs, "inputs", "outputs")
+    epochs, learning_rate = _check_count("epochs", epochs), _check_learning_rate(learning_rate)
+    _check_trainable(model)
+    return x, y, epochs, learning_rate
 
-    Taught in: book/training-loop.md (train checks its data with it, via check_xy)
-    """
+
+def _as_float_array(name, value):
+    """``value`` as a float32 tensor, after checking it is a non-empty finite array."""
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as err:
@@ -72,13 +71,10 @@ def as_float_array(name, value):
     return tf.constant(array, dtype=tf.float32)
 
 
-def check_xy(x, y, x_name="x", y_name="y"):
-    """Both arrays checked, and of the same shape: (x, y) as float32 tensors.
-
-    Taught in: book/training-loop.md (train) and book/evaluation.md (evaluate)
-    """
-    x = as_float_array(x_name, x)
-    y = as_float_array(y_name, y)
+def _check_xy(x, y, x_name="x", y_name="y"):
+    """Both arrays checked, and of the same shape: (x, y) as float32 tensors."""
+    x = _as_float_array(x_name, x)
+    y = _as_float_array(y_name, y)
     if x.shape != y.shape:
         raise ValueError(
             f"{x_name} and {y_name} must have the same shape, "
@@ -102,30 +98,8 @@ def check_same_shape(target_y, predicted_y):
         raise ValueError(f"target_y is empty (shape {t_shape}); expected at least one example")
 
 
-def check_shapes(loss):
-    """Decorate ``loss(target_y, predicted_y)`` so that a direct call first runs ``check_same_shape``.
-
-    The loss itself stays as plain as the lab's, and stays available, unchecked,
-    as ``loss.unchecked``: a training loop that checked its data once per call
-    (``train``, ``evaluate``) calls that on every step, with no check at all.
-
-    Taught in: book/loss.md
-    """
-
-    @functools.wraps(loss)
-    def checked(target_y, predicted_y):
-        check_same_shape(target_y, predicted_y)
-        return loss(target_y, predicted_y)
-
-    checked.unchecked = loss
-    return checked
-
-
-def check_number(name, value):
-    """A real, finite number as a Python float: a Python or NumPy number, or a scalar tensor or variable.
-
-    Taught in: book/model.md
-    """
+def _check_number(name, value):
+    """A real, finite number as a Python float: a Python or NumPy number, or a scalar tensor or variable."""
     if isinstance(value, (tf.Tensor, tf.Variable, np.ndarray)) and value.shape == ():
         if value.dtype in (tf.bool, np.bool_):
             raise TypeError(f"{name} must be a real number, got {_show(value)}")
@@ -138,22 +112,16 @@ def check_number(name, value):
     return value
 
 
-def check_learning_rate(learning_rate):
-    """A finite learning rate > 0.
-
-    Taught in: book/training-loop.md
-    """
-    lr = check_number("learning_rate", learning_rate)
+def _check_learning_rate(learning_rate):
+    """A finite learning rate > 0."""
+    lr = _check_number("learning_rate", learning_rate)
     if lr <= 0:
         raise ValueError(f"learning_rate must be > 0, got {lr}")
     return lr
 
 
-def check_count(name, value, minimum=0):
-    """An integer >= ``minimum`` (epochs may be 0: training then changes nothing).
-
-    Taught in: book/data.md (synthesize checks num_examples and seed with it)
-    """
+def _check_count(name, value, minimum=0):
+    """An integer >= ``minimum`` (epochs may be 0: training then changes nothing)."""
     if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
         raise TypeError(f"{name} must be an integer, got {_show(value)}")
     if value < minimum:
@@ -161,15 +129,13 @@ def check_count(name, value, minimum=0):
     return int(value)
 
 
-def check_trainable(model):
+def _check_trainable(model):
     """The model's ``w`` and ``b`` are trainable float32 variables, what a training step needs.
 
     Anything else fails later, deep in TensorFlow or on a gradient of None: a
     tensor cannot be updated in place, an integer variable gets no gradient, a
     float64 or float16 one cannot be multiplied by the float32 data, and the
     tape does not watch a variable made with ``trainable=False``.
-
-    Taught in: book/gradients.md
     """
     for name in ("w", "b"):
         var = getattr(model, name, None)

@@ -7,16 +7,14 @@ The step inside is ``train_step`` itself, so the compiled loop computes exactly
 what the eager one does.
 """
 
-import numpy as np
 import tensorflow as tf
 
 from .checks import (
-    check_count,
-    check_finite_parameters,
-    check_learning_rate,
-    check_not_diverging,
-    check_trainable,
-    check_xy,
+    _check_finite_parameters,
+    _check_learning_rate,
+    _check_not_diverging,
+    _check_trainable,
+    _check_training,
 )
 from .training import History, train_step
 
@@ -30,8 +28,8 @@ def compile_loop(model, learning_rate, jit_compile=False):
 
     Taught in: book/training-loop.md
     """
-    learning_rate = check_learning_rate(learning_rate)
-    check_trainable(model)
+    learning_rate = _check_learning_rate(learning_rate)
+    _check_trainable(model)
 
     @tf.function(jit_compile=jit_compile, reduce_retracing=True)
     def loop(x, y, epochs):
@@ -52,16 +50,10 @@ def train_compiled(model, inputs, outputs, epochs=15, learning_rate=0.1, jit_com
 
     Taught in: book/training-loop.md
     """
-    x, y = check_xy(inputs, outputs, "inputs", "outputs")
-    epochs = check_count("epochs", epochs)
+    x, y, epochs, learning_rate = _check_training(model, inputs, outputs, epochs, learning_rate)
     loop = compile_loop(model, learning_rate, jit_compile)
     w, b, loss = (t.numpy() for t in loop(x, y, tf.constant(epochs)))
-    for epoch, value in enumerate(loss):  # the same check as the eager loop, after the fact
-        check_not_diverging(float(value), float(loss[0]), epoch, float(learning_rate))
-    check_finite_parameters(model, epochs - 1, float(learning_rate))
-    return History(
-        w=w, b=b, loss=loss, epoch=np.arange(epochs, dtype=np.int64),
-        final_w=float(model.w.numpy()), final_b=float(model.b.numpy()),
-        learning_rate=float(learning_rate),
-    )
-
+    for epoch in range(epochs):  # the same check as the eager loop, after the fact
+        _check_not_diverging(loss[: epoch + 1], epoch, learning_rate)
+    _check_finite_parameters(model, epochs - 1, learning_rate)
+    return History.from_steps(w, b, loss, model.w.numpy(), model.b.numpy(), learning_rate)

@@ -4,7 +4,7 @@ from typing import NamedTuple
 
 import tensorflow as tf
 
-from .checks import check_count, check_number
+from .checks import _check_count, _check_number
 
 TRUE_w = 3.0
 TRUE_b = 2.0
@@ -33,13 +33,13 @@ def synthesize(num_examples=NUM_EXAMPLES, true_w=TRUE_w, true_b=TRUE_b, noise_st
 
     Taught in: book/data.md
     """
-    n = check_count("num_examples", num_examples, minimum=1)
-    true_w = check_number("true_w", true_w)
-    true_b = check_number("true_b", true_b)
-    noise_std = check_number("noise_std", noise_std)
+    n = _check_count("num_examples", num_examples, minimum=1)
+    true_w = _check_number("true_w", true_w)
+    true_b = _check_number("true_b", true_b)
+    noise_std = _check_number("noise_std", noise_std)
     if noise_std < 0:
         raise ValueError(f"noise_std must be >= 0, got {noise_std}")
-    seed = check_count("seed", seed)
+    seed = _check_count("seed", seed)
     x = tf.random.stateless_normal([n], seed=[seed, 1])
     noise = tf.random.stateless_normal([n], seed=[seed, 2], stddev=noise_std)
     y = x * true_w + true_b + noise

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .checks import check_number, check_same_shape, check_xy
+from .checks import _check_number, _check_xy
 from .data import TRUE_b, TRUE_w
 from .loss import l2_loss
 
@@ -30,11 +30,10 @@ def evaluate(model, x_test, y_test, true_w=TRUE_w, true_b=TRUE_b):
 
     Taught in: book/evaluation.md
     """
-    x, y = check_xy(x_test, y_test, "x_test", "y_test")
-    true_w = check_number("true_w", true_w)
-    true_b = check_number("true_b", true_b)
+    x, y = _check_xy(x_test, y_test, "x_test", "y_test")
+    true_w = _check_number("true_w", true_w)
+    true_b = _check_number("true_b", true_b)
     predictions = model(x)
-    check_same_shape(y, predictions)
     return Evaluation(
         test_mse=float(l2_loss(y, predictions)),
         w_error=abs(float(model.w.numpy()) - true_w),

@@ -3,24 +3,15 @@
 ``KerasModel`` is ŷ = w·x + b as a ``keras.Model``; ``CustomStepModel`` writes its
 ``train_step`` out (the tape, ``self.optimizer.apply``, metrics); ``WeightHistory`` is a
 callback that records what the lab records; ``RawVariableModel`` is the Keras 3 trap, kept
-to be detected by ``untracked_variables``. ``ways_to_train`` and ``time_per_epoch`` time
-one epoch of every way the book trains, for the chapter and for ``make bench``.
+to be detected by ``untracked_variables``.
 """
 
-import time
-
 import keras
-import numpy as np
 import tensorflow as tf
 
-from . import loss
-from .checks import check_count, check_learning_rate, check_number, check_xy
-from .compiled import compile_loop
-from .model import Model
-from .training import History, train_step
-
-# The custom step calls the loss's plain body, as ``train_step`` does (shapes are checked by fit's caller).
-l2_loss = loss.l2_loss.unchecked
+from .checks import _check_number
+from .loss import l2_loss
+from .training import History
 
 
 @keras.saving.register_keras_serializable(package="training_basics")
@@ -36,7 +27,7 @@ class KerasModel(keras.Model):
 
     def __init__(self, w=2.0, b=1.0, **kwargs):
         super().__init__(**kwargs)
-        self.start = (check_number("w", w), check_number("b", b))
+        self.start = (_check_number("w", w), _check_number("b", b))
         self.w = self.add_weight(shape=(), initializer=keras.initializers.Constant(self.start[0]), name="w")
         self.b = self.add_weight(shape=(), initializer=keras.initializers.Constant(self.start[1]), name="b")
         self.built = True  # the weights exist now: nothing is left to build before loading or training
@@ -113,37 +104,44 @@ class RawVariableModel(keras.Model):
     """
 
     def __init__(self, w=2.0, b=1.0, **kwargs):
+        w, b = _check_number("w", w), _check_number("b", b)  # finite numbers, as Python floats: float32
         super().__init__(**kwargs)
-        self.w = tf.Variable(check_number("w", w), dtype=tf.float32, name="w")
-        self.b = tf.Variable(check_number("b", b), dtype=tf.float32, name="b")
+        self.w = tf.Variable(w, name="w")
+        self.b = tf.Variable(b, name="b")
 
     def call(self, x):
         return self.w * x + self.b
 
 
-def untracked_variables(model):
-    """Names of the attributes of ``model`` and its layers that hold a raw ``tf.Variable``.
+def untracked_variables(model, path="model"):
+    """Where ``model`` and the layers its attributes hold keep a raw ``tf.Variable``: a sorted list of paths.
 
     Keras 3 trains only ``keras.Variable``s (``add_weight``); a ``tf.Variable`` attribute is
     in none of ``weights``, ``trainable_weights`` or ``trainable_variables``, so ``fit``
-    never updates it. Returns e.g. ``["model.b", "model.w"]``; ``[]`` when there is none.
+    never updates it. Returns e.g. ``["model.b", "model.w"]``, or ``["model.inner.scale"]``
+    for one in a layer held as ``model.inner``; ``[]`` when there is none.
 
     Taught in: book/keras.md
     """
     if not isinstance(model, keras.layers.Layer):
         raise TypeError(f"model must be a keras.Model or keras.layers.Layer, got {type(model).__name__}")
     found = []
-    for prefix, layer in [("model", model)] + [(f"model.{sub.name}", sub) for sub in model._flatten_layers(
-            include_self=False)]:
-        found += [f"{prefix}.{name}" for name, value in vars(layer).items() if isinstance(value, tf.Variable)]
+    for name, value in vars(model).items():
+        if isinstance(value, tf.Variable):
+            found.append(f"{path}.{name}")
+        elif name.startswith("_"):  # Keras's own attributes, such as _layers, hold the same layers again
+            continue
+        elif isinstance(value, keras.layers.Layer):
+            found += untracked_variables(value, f"{path}.{name}")
+        elif isinstance(value, (list, tuple)):  # a list of layers
+            for index, item in enumerate(value):
+                if isinstance(item, keras.layers.Layer):
+                    found += untracked_variables(item, f"{path}.{name}[{index}]")
     return sorted(found)
 
 
-def check_keras_trainable(model):
-    """Raise ``TypeError`` naming every raw ``tf.Variable`` attribute, or if nothing is trainable.
-
-    Taught in: book/keras.md
-    """
+def _check_keras_trainable(model):
+    """Raise ``TypeError`` naming every raw ``tf.Variable`` attribute, or if nothing is trainable."""
     raw = untracked_variables(model)
     if raw:
         raise TypeError(
@@ -162,7 +160,7 @@ class WeightHistory(keras.callbacks.Callback):
     ``loss`` that ``fit`` logs for it. With one batch per epoch (``batch_size=N``) that
     loss was computed before the epoch's only step, at the stored w and b: the lab's
     "loss before the step". Before training it refuses a model whose variables Keras
-    does not track (``check_keras_trainable``).
+    does not track (see ``untracked_variables``).
 
     Taught in: book/keras.md
     """
@@ -172,7 +170,7 @@ class WeightHistory(keras.callbacks.Callback):
         self.w, self.b, self.loss = [], [], []
 
     def on_train_begin(self, logs=None):
-        check_keras_trainable(self.model)
+        _check_keras_trainable(self.model)
 
     def on_epoch_begin(self, epoch, logs=None):
         self.w.append(self.model.w.numpy())
@@ -184,100 +182,5 @@ class WeightHistory(keras.callbacks.Callback):
     @property
     def history(self):
         epochs = len(self.loss)
-        return History(
-            w=np.array(self.w[:epochs], dtype=np.float32),
-            b=np.array(self.b[:epochs], dtype=np.float32),
-            loss=np.array(self.loss, dtype=np.float32),
-            epoch=np.arange(epochs, dtype=np.int64),
-            final_w=float(self.model.w.numpy()),
-            final_b=float(self.model.b.numpy()),
-            learning_rate=float(self.model.optimizer.learning_rate.numpy()),
-        )
-
-
-def ways_to_train(inputs, outputs, epochs=15, learning_rate=0.1):
-    """{name: run}: each ``run()`` trains ``epochs`` full-batch epochs of the lab one way, returns (w, b).
-
-    An epoch is one step on all N examples. The ways: the eager loop of ``train_step``;
-    the same step under ``tf.function``; ``fit(x, y, batch_size=N, epochs=epochs)``; and
-    ``fit`` on the full batch repeated (a ``tf.data`` dataset of one element), one Keras
-    epoch of ``epochs`` steps, with ``steps_per_execution`` 1 or ``epochs`` (all steps in
-    one graph call) and ``jit_compile`` off or on (XLA); last, ``compile_loop`` with XLA,
-    the whole loop in one graph. Every model starts at the lab's start and goes on
-    training from call to call (timing needs no reset).
-
-    Taught in: book/keras.md
-    """
-    x, y = check_xy(inputs, outputs, "inputs", "outputs")
-    epochs = check_count("epochs", epochs, minimum=1)
-    learning_rate = check_learning_rate(learning_rate)
-    n = int(x.shape[0])
-
-    def eager():
-        model = Model()
-
-        def train_epochs():
-            for _ in range(epochs):
-                train_step(model, x, y, learning_rate)
-
-        return model, train_epochs
-
-    def graph_step():
-        model, step = Model(), tf.function(train_step)
-
-        def train_epochs():
-            for _ in range(epochs):
-                step(model, x, y, learning_rate)
-
-        return model, train_epochs
-
-    def fit_arrays():
-        model = KerasModel()
-        model.compile(keras.optimizers.SGD(learning_rate), "mse", jit_compile=False)
-        return model, lambda: model.fit(x, y, batch_size=n, epochs=epochs, shuffle=False, verbose=0)
-
-    def fit_repeated(steps_per_execution, jit_compile):
-        model = KerasModel()
-        model.compile(keras.optimizers.SGD(learning_rate), "mse", jit_compile=jit_compile,
-                      steps_per_execution=steps_per_execution)
-        repeated = tf.data.Dataset.from_tensors((x, y)).repeat()  # every element: all N examples
-        return model, lambda: model.fit(repeated, steps_per_epoch=epochs, epochs=1, shuffle=False, verbose=0)
-
-    def xla_loop():
-        model, steps = Model(), tf.constant(epochs)
-        loop = compile_loop(model, learning_rate, jit_compile=True)
-        return model, lambda: loop(x, y, steps)
-
-    ways = {"eager loop (train_step)": eager(), "tf.function step": graph_step(),
-            f"fit(x, y), {epochs} epochs": fit_arrays()}
-    for spe in (1, epochs):
-        for jit_compile, xla in ((False, ""), (True, ", jit_compile")):
-            ways[f"fit, repeated batch, steps_per_execution={spe}{xla}"] = fit_repeated(spe, jit_compile)
-    ways["in-graph loop + XLA (compile_loop)"] = xla_loop()
-    return {name: _returning_weights(model, train_epochs) for name, (model, train_epochs) in ways.items()}
-
-
-def _returning_weights(model, train_epochs):
-    def run():
-        train_epochs()
-        return float(model.w.numpy()), float(model.b.numpy())
-
-    return run
-
-
-def time_per_epoch(run, epochs, repeat=3):
-    """Seconds per epoch: the fastest of ``repeat`` timed calls of ``run()``, divided by ``epochs``.
-
-    Call ``run()`` once before, untimed: the first call traces and compiles. The
-    fastest call is the one least disturbed by other work on the machine.
-
-    Taught in: book/keras.md
-    """
-    repeat = check_count("repeat", repeat, minimum=1)
-    epochs = check_count("epochs", epochs, minimum=1)
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        samples.append(time.perf_counter() - start)
-    return min(samples) / epochs
+        return History.from_steps(self.w[:epochs], self.b[:epochs], self.loss, self.model.w.numpy(),
+                                  self.model.b.numpy(), self.model.optimizer.learning_rate.numpy())

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from .checks import check_count, check_learning_rate, check_number, check_xy
+from .checks import _check_count, _check_learning_rate, _check_number, _check_xy
 from .reference import hessian
 
 
@@ -45,10 +45,10 @@ def sweep(inputs, outputs, learning_rates, epochs=15, w=2.0, b=1.0):
 
     Taught in: book/learning-rate.md
     """
-    x, y = check_xy(inputs, outputs, "inputs", "outputs")
+    x, y = _check_xy(inputs, outputs, "inputs", "outputs")
     rates = _rates(learning_rates)
-    epochs = check_count("epochs", epochs)
-    start = [check_number("w", w), check_number("b", b)]
+    epochs = _check_count("epochs", epochs)
+    start = [_check_number("w", w), _check_number("b", b)]
     lrs = tf.constant(rates, dtype=tf.float32)
     ws = tf.Variable(tf.fill([len(rates)], start[0]), shape=[None])  # shape [None]: one graph for any K
     bs = tf.Variable(tf.fill([len(rates)], start[1]), shape=[None])
@@ -82,7 +82,7 @@ def _losses(x, y, ws, bs):
 
 
 def _rates(learning_rates):
-    rates = [check_learning_rate(lr) for lr in np.atleast_1d(learning_rates)]
+    rates = [_check_learning_rate(lr) for lr in np.atleast_1d(learning_rates)]
     if not rates:
         raise ValueError("learning_rates is empty; expected at least one learning rate")
     return rates
@@ -112,7 +112,7 @@ def measured_factor(w, b, optimum, floor=1e-3):
 
     Taught in: book/learning-rate.md
     """
-    w_star, b_star = (check_number("optimum", v) for v in optimum)
+    w_star, b_star = (_check_number("optimum", v) for v in optimum)
     w, b = np.atleast_2d(np.asarray(w, dtype=np.float64)), np.atleast_2d(np.asarray(b, dtype=np.float64))
     error = np.hypot(w - w_star, b - b_star)  # (K, T)
     above = error >= floor * error[:, :1]
@@ -128,7 +128,7 @@ def standardize(x):
 
     Taught in: book/learning-rate.md
     """
-    x64 = np.asarray(check_xy(x, x)[0], dtype=np.float64)
+    x64 = np.asarray(_check_xy(x, x)[0], dtype=np.float64)
     mean, std = float(x64.mean()), float(x64.std())
     if std == 0:
         raise ValueError(f"x is constant (every value is {mean}): it cannot be standardized")
@@ -142,8 +142,8 @@ def unstandardize(w_z, b_z, mean, std):
 
     Taught in: book/learning-rate.md
     """
-    w_z, b_z = check_number("w_z", w_z), check_number("b_z", b_z)
-    mean, std = check_number("mean", mean), check_number("std", std)
+    w_z, b_z = _check_number("w_z", w_z), _check_number("b_z", b_z)
+    mean, std = _check_number("mean", mean), _check_number("std", std)
     if std <= 0:
         raise ValueError(f"std must be > 0, got {std}")
     w = w_z / std

@@ -1,11 +1,12 @@
-"""Minibatches with tf.data: an epoch's examples, shuffled and cut into batches, and what they cost."""
+"""Minibatches with tf.data: the examples shuffled and cut into batches, trained on, and what they cost."""
 
 import time
 
 import numpy as np
 import tensorflow as tf
 
-from .checks import check_count, check_xy
+from .checks import _check_count, _check_finite_parameters, _check_not_diverging, _check_training, _check_xy
+from .training import History, train_step
 
 
 def minibatches(inputs, outputs, batch_size=None, seed=0, drop_remainder=False):
@@ -22,16 +23,47 @@ def minibatches(inputs, outputs, batch_size=None, seed=0, drop_remainder=False):
 
     Taught in: book/minibatches.md
     """
-    x, y = check_xy(inputs, outputs, "inputs", "outputs")
-    seed = check_count("seed", seed)
+    x, y = _check_xy(inputs, outputs, "inputs", "outputs")
+    seed = _check_count("seed", seed)
     n = int(x.shape[0]) if x.shape.rank else 1
-    if batch_size is None or check_count("batch_size", batch_size, minimum=1) >= n:
+    if batch_size is None or _check_count("batch_size", batch_size, minimum=1) >= n:
         return tf.data.Dataset.from_tensors((x, y))
     return (
         tf.data.Dataset.from_tensor_slices((x, y))
         .shuffle(n, seed=seed, reshuffle_each_iteration=True)
         .batch(batch_size, drop_remainder=drop_remainder)
     )
+
+
+def train_minibatches(model, inputs, outputs, batch_size, epochs=15, learning_rate=0.1, seed=0, log=None):
+    """``train`` on minibatches: each epoch is one pass over ``minibatches(x, y, batch_size, seed)``.
+
+    An epoch takes ⌈N / batch_size⌉ steps of ``train_step``, on the batches of a new
+    shuffled order, the last one short when batch_size does not divide N; with batch_size
+    None or >= N it is one full-batch step, as in ``train``. The ``History`` has one entry
+    per step, and ``epoch[i]`` is the epoch of step i. ``log(epoch, w, b, loss)``, if given,
+    is called once per epoch with w and b before the epoch's first step and the loss of its
+    first batch there. Checks and errors as ``train``'s.
+
+    Taught in: book/minibatches.md
+    """
+    x, y, epochs, learning_rate = _check_training(model, inputs, outputs, epochs, learning_rate)
+    dataset = minibatches(x, y, batch_size, seed)
+
+    ws, bs, losses, epoch_of = [], [], [], []
+    for epoch in range(epochs):
+        first = len(losses)
+        for xb, yb in dataset:
+            ws.append(model.w.numpy())
+            bs.append(model.b.numpy())
+            losses.append(float(train_step(model, xb, yb, learning_rate)))
+            epoch_of.append(epoch)
+            _check_not_diverging(losses, epoch, learning_rate)
+        if log is not None:
+            log(epoch, float(ws[first]), float(bs[first]), losses[first])
+
+    _check_finite_parameters(model, epochs - 1, learning_rate)
+    return History.from_steps(ws, bs, losses, model.w.numpy(), model.b.numpy(), learning_rate, epoch_of)
 
 
 def examples_seen(history, num_examples, batch_size=None):
@@ -43,8 +75,8 @@ def examples_seen(history, num_examples, batch_size=None):
 
     Taught in: book/minibatches.md
     """
-    n = check_count("num_examples", num_examples, minimum=1)
-    b = n if batch_size is None else min(check_count("batch_size", batch_size, minimum=1), n)
+    n = _check_count("num_examples", num_examples, minimum=1)
+    b = n if batch_size is None else min(_check_count("batch_size", batch_size, minimum=1), n)
     epoch = np.asarray(history.epoch)
     position = np.arange(len(epoch)) - np.searchsorted(epoch, epoch)  # steps since its epoch began
     end = n * (int(epoch[-1]) + 1) if len(epoch) else 0
@@ -59,7 +91,7 @@ def loss_along(history, inputs, outputs):
 
     Taught in: book/minibatches.md
     """
-    x, y = (np.asarray(t, dtype=np.float64).ravel()[None, :] for t in check_xy(inputs, outputs))
+    x, y = (np.asarray(t, dtype=np.float64).ravel()[None, :] for t in _check_xy(inputs, outputs))
     w = np.append(history.w, history.final_w).astype(np.float64)[:, None]
     b = np.append(history.b, history.final_b).astype(np.float64)[:, None]
     return np.mean((y - (w * x + b)) ** 2, axis=1)
@@ -75,7 +107,7 @@ def seconds_per_epoch(dataset, step=None, model=None, learning_rate=0.1, repeats
 
     Taught in: book/minibatches.md
     """
-    repeats = check_count("repeats", repeats, minimum=1)
+    repeats = _check_count("repeats", repeats, minimum=1)
     times = []
     for _ in range(repeats + 1):
         start = time.perf_counter()

@@ -2,7 +2,7 @@
 
 import tensorflow as tf
 
-from .checks import check_count, check_number
+from .checks import _check_count, _check_number
 
 
 class Model(tf.Module):
@@ -15,10 +15,11 @@ class Model(tf.Module):
     Taught in: book/model.md
     """
 
-    def __init__(self, w=2.0, b=1.0, name=None):
-        super().__init__(name=name)
-        self.w = tf.Variable(check_number("w", w), dtype=tf.float32, name="w")
-        self.b = tf.Variable(check_number("b", b), dtype=tf.float32, name="b")
+    def __init__(self, w=2.0, b=1.0, **kwargs):
+        w, b = _check_number("w", w), _check_number("b", b)  # finite numbers, as Python floats: float32
+        super().__init__(**kwargs)
+        self.w = tf.Variable(w, name="w")
+        self.b = tf.Variable(b, name="b")
 
     @classmethod
     def random(cls, seed, scale=1.0):
@@ -30,8 +31,8 @@ class Model(tf.Module):
 
         Taught in: book/model.md
         """
-        seed = check_count("seed", seed)
-        scale = check_number("scale", scale)
+        seed = _check_count("seed", seed)
+        scale = _check_number("scale", scale)
         if scale <= 0:
             raise ValueError(f"scale must be > 0, got {scale}")
         w, b = tf.random.stateless_normal([2], seed=[seed, 0], stddev=scale).numpy()

@@ -6,19 +6,19 @@ normal equations give in closed form; the noise keeps (w*, b*) off the true line
 
 import numpy as np
 
-from .checks import _show, check_count, check_number
+from .checks import _check_count, _check_number, _show
 from .data import TRUE_b, TRUE_w
 
 NOISE_STD = 0.5  # σ, as in book/data.md's noisy data
 STUDY_SEED = 11  # the seed study's draws: their own seed, apart from the training and test sets
 
 
-def check_noise_std(noise_std):
+def _check_noise_std(noise_std):
     """σ, a finite number >= 0.
 
     Taught in: book/noisy-data.md (its functions check σ with it)
     """
-    noise_std = check_number("noise_std", noise_std)
+    noise_std = _check_number("noise_std", noise_std)
     if noise_std < 0:
         raise ValueError(f"noise_std must be >= 0, got {noise_std}")
     return noise_std
@@ -53,9 +53,9 @@ def expected_test_mse(w, b, noise_std=NOISE_STD, true_w=TRUE_w, true_b=TRUE_b):
 
     Taught in: book/noisy-data.md
     """
-    w, b = check_number("w", w), check_number("b", b)
-    noise_std = check_noise_std(noise_std)
-    true_w, true_b = check_number("true_w", true_w), check_number("true_b", true_b)
+    w, b = _check_number("w", w), _check_number("b", b)
+    noise_std = _check_noise_std(noise_std)
+    true_w, true_b = _check_number("true_w", true_w), _check_number("true_b", true_b)
     return noise_std**2 + (w - true_w) ** 2 + (b - true_b) ** 2
 
 
@@ -68,10 +68,10 @@ def optimum_errors(sizes, num_seeds=500, noise_std=NOISE_STD, seed=STUDY_SEED):
 
     Taught in: book/noisy-data.md
     """
-    sizes = [check_count("size", n, minimum=2) for n in sizes]
-    num_seeds = check_count("num_seeds", num_seeds, minimum=1)
-    noise_std = check_noise_std(noise_std)
-    rng = np.random.default_rng(check_count("seed", seed))
+    sizes = [_check_count("size", n, minimum=2) for n in sizes]
+    num_seeds = _check_count("num_seeds", num_seeds, minimum=1)
+    noise_std = _check_noise_std(noise_std)
+    rng = np.random.default_rng(_check_count("seed", seed))
     errors = []
     for n in sizes:
         x = rng.standard_normal((num_seeds, n))

@@ -11,21 +11,18 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from . import loss
 from .checks import (
-    check_count,
-    check_learning_rate,
-    check_not_diverging,
-    check_number,
-    check_same_shape,
-    check_trainable,
-    check_xy,
+    _check_count,
+    _check_learning_rate,
+    _check_not_diverging,
+    _check_number,
+    _check_training,
+    _check_xy,
 )
 from .learning_rate import _losses
+from .loss import l2_loss
 from .reference import hessian
 from .training import History
-
-l2_loss = loss.l2_loss.unchecked  # checked once, in train_with_optimizer
 
 
 def optimizer_step(model, inputs, outputs, optimizer):
@@ -52,14 +49,11 @@ def train_with_optimizer(model, inputs, outputs, optimizer, epochs=15, compiled=
 
     Taught in: book/learning-rate.md
     """
-    x, y = check_xy(inputs, outputs, "inputs", "outputs")
-    epochs = check_count("epochs", epochs)
-    check_trainable(model)
-    check_same_shape(y, model(x))
     if not hasattr(optimizer, "apply_gradients"):
         raise TypeError(f"optimizer must be a Keras optimizer, got {optimizer!r} "
                         f"({type(optimizer).__name__})")
     learning_rate = float(np.asarray(optimizer.learning_rate))
+    x, y, epochs, learning_rate = _check_training(model, inputs, outputs, epochs, learning_rate)
     optimizer.build([model.w, model.b])  # its state is created here, outside any graph
     step = tf.function(optimizer_step) if compiled else optimizer_step
 
@@ -67,14 +61,9 @@ def train_with_optimizer(model, inputs, outputs, optimizer, epochs=15, compiled=
     for epoch in range(epochs):
         ws.append(model.w.numpy())
         bs.append(model.b.numpy())
-        step_loss = float(step(model, x, y, optimizer))
-        check_not_diverging(step_loss, losses[0] if losses else step_loss, epoch, learning_rate)
-        losses.append(step_loss)
-    return History(
-        w=np.array(ws, dtype=np.float32), b=np.array(bs, dtype=np.float32),
-        loss=np.array(losses, dtype=np.float32), epoch=np.arange(epochs, dtype=np.int64),
-        final_w=float(model.w.numpy()), final_b=float(model.b.numpy()), learning_rate=learning_rate,
-    )
+        losses.append(float(step(model, x, y, optimizer)))
+        _check_not_diverging(losses, epoch, learning_rate)
+    return History.from_steps(ws, bs, losses, model.w.numpy(), model.b.numpy(), learning_rate)
 
 
 @dataclass(frozen=True)
@@ -103,15 +92,15 @@ def train_from_starts(inputs, outputs, optimizer, starts, epochs=100):
 
     Taught in: book/learning-rate.md
     """
-    x, y = check_xy(inputs, outputs, "inputs", "outputs")
-    epochs = check_count("epochs", epochs)
+    x, y = _check_xy(inputs, outputs, "inputs", "outputs")
+    epochs = _check_count("epochs", epochs)
     if not hasattr(optimizer, "apply_gradients"):
         raise TypeError(f"optimizer must be a Keras optimizer, got {optimizer!r} "
                         f"({type(optimizer).__name__})")
     for start in starts:
         if np.ndim(start) != 1 or len(start) != 2:
             raise ValueError(f"each start must be a pair (w, b), got {start!r}")
-    points = np.array([[check_number("w", w), check_number("b", b)] for w, b in starts], dtype=np.float64)
+    points = np.array([[_check_number("w", w), _check_number("b", b)] for w, b in starts], dtype=np.float64)
     if len(points) == 0:
         raise ValueError("starts is empty; expected at least one start (w, b)")
     ws = tf.Variable(points[:, 0], dtype=tf.float32)
@@ -148,7 +137,7 @@ def momentum_factor(x, learning_rate, momentum):
 
     Taught in: book/learning-rate.md
     """
-    lr, beta = check_learning_rate(learning_rate), check_number("momentum", momentum)
+    lr, beta = _check_learning_rate(learning_rate), _check_number("momentum", momentum)
     if not 0 <= beta < 1:
         raise ValueError(f"momentum must be in [0, 1), got {beta}")
     roots = [np.roots([1.0, -(1.0 + beta - lr * lam), beta]) for lam in np.linalg.eigvalsh(hessian(x))]

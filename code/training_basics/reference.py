@@ -11,12 +11,12 @@ I − lr·H; for x ~ N(0, 1), H ≈ 2·I and the error shrinks by ≈ 1 − 2·l
 
 import numpy as np
 
-from .checks import check_learning_rate, check_number, check_xy
+from .checks import _check_learning_rate, _check_number, _check_xy
 from .data import TRUE_b, TRUE_w
 
 
 def _float64(x, y):
-    x, y = check_xy(x, y)
+    x, y = _check_xy(x, y)
     return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
 
 
@@ -26,7 +26,7 @@ def analytic_gradients(x, y, w, b):
     Taught in: book/gradients.md
     """
     x, y = _float64(x, y)
-    residual = y - (check_number("w", w) * x + check_number("b", b))
+    residual = y - (_check_number("w", w) * x + _check_number("b", b))
     return float(-2.0 * np.mean(x * residual)), float(-2.0 * np.mean(residual))
 
 
@@ -46,7 +46,7 @@ def hessian(x):
 
     Taught in: book/training-loop.md
     """
-    x = np.asarray(check_xy(x, x)[0], dtype=np.float64).ravel()
+    x = np.asarray(_check_xy(x, x)[0], dtype=np.float64).ravel()
     return 2.0 * np.array([[np.mean(x * x), np.mean(x)], [np.mean(x), 1.0]])
 
 
@@ -55,7 +55,7 @@ def contraction_factors(x, learning_rate):
 
     Taught in: book/training-loop.md
     """
-    lr = check_learning_rate(learning_rate)
+    lr = _check_learning_rate(learning_rate)
     return np.sort(1.0 - lr * np.linalg.eigvalsh(hessian(x)))
 
 
@@ -80,8 +80,8 @@ def crossing(w, b, true_w=TRUE_w, true_b=TRUE_b):
 
     Taught in: book/data.md
     """
-    w, b = check_number("w", w), check_number("b", b)
-    true_w, true_b = check_number("true_w", true_w), check_number("true_b", true_b)
+    w, b = _check_number("w", w), _check_number("b", b)
+    true_w, true_b = _check_number("true_w", true_w), _check_number("true_b", true_b)
     if w == true_w:
         raise ValueError(f"the lines are parallel (w = true_w = {w}): they never cross")
     return (b - true_b) / (true_w - w)

@@ -5,20 +5,8 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from . import loss
-from .checks import (
-    check_count,
-    check_finite_parameters,
-    check_learning_rate,
-    check_not_diverging,
-    check_same_shape,
-    check_trainable,
-    check_xy,
-)
-from .minibatch import minibatches
-
-# The step calls the loss's plain body: ``train`` checks the shapes once, before the first step.
-l2_loss = loss.l2_loss.unchecked
+from .checks import _check_finite_parameters, _check_not_diverging, _check_training
+from .loss import l2_loss
 
 
 def train_step(model, inputs, outputs, learning_rate):
@@ -26,8 +14,8 @@ def train_step(model, inputs, outputs, learning_rate):
 
     Under the tape, L = l2_loss(outputs, model(inputs)); then, in place,
     w ← w − learning_rate·∂L/∂w and b ← b − learning_rate·∂L/∂b. ``inputs`` and
-    ``outputs`` are float32 tensors of shape (N,). No checks here, as in the lab:
-    ``train`` checks its arguments once, before the first step.
+    ``outputs`` are float32 tensors of shape (N,). As in the lab, the step checks
+    nothing of its own: ``train`` checks its arguments once, before the first step.
 
     Taught in: book/updates.md
     """
@@ -58,51 +46,44 @@ class History:
     final_b: float
     learning_rate: float
 
+    @classmethod
+    def from_steps(cls, w, b, loss, final_w, final_b, learning_rate, epoch=None):
+        """A ``History`` from per-step sequences (lists, arrays); ``epoch`` is 0, 1, 2, ... unless given."""
+        return cls(
+            w=np.asarray(w, dtype=np.float32),
+            b=np.asarray(b, dtype=np.float32),
+            loss=np.asarray(loss, dtype=np.float32),
+            epoch=np.asarray(np.arange(len(loss)) if epoch is None else epoch, dtype=np.int64),
+            final_w=float(final_w),
+            final_b=float(final_b),
+            learning_rate=float(learning_rate),
+        )
+
     def __len__(self):
         return len(self.loss)
 
 
-def train(model, inputs, outputs, epochs=15, learning_rate=0.1, batch_size=None, seed=0, log=None):
-    """Run ``epochs`` epochs of ``train_step``; returns a ``History``.
+def train(model, inputs, outputs, epochs=15, learning_rate=0.1, log=None):
+    """Run ``epochs`` epochs of ``train_step`` on all the examples (full batch); returns a ``History``.
 
-    An epoch is one pass over ``minibatches(x, y, batch_size, seed)``: one
-    full-batch step when ``batch_size`` is None (the lab), else ⌈N / batch_size⌉
-    steps on the batches of a new shuffled order, the last one short when
-    batch_size does not divide N. ``log(epoch, w, b, loss)``, if given, is
+    An epoch is one step, as in the lab. ``log(epoch, w, b, loss)``, if given, is
     called once per epoch with the values the lab prints: w and b before the
-    epoch's first step and the loss at those values. The arguments are checked
-    once, before the first step. Raises ``TrainingDivergedError`` if the loss
-    becomes inf or NaN or grows a millionfold.
+    epoch's step and the loss at those values. The arguments are checked once,
+    before the first step. Raises ``TrainingDivergedError`` if the loss becomes
+    inf or NaN or grows a millionfold.
 
-    Taught in: book/training-loop.md, book/minibatches.md
+    Taught in: book/training-loop.md
     """
-    x, y = check_xy(inputs, outputs, "inputs", "outputs")
-    epochs = check_count("epochs", epochs)
-    learning_rate = check_learning_rate(learning_rate)
-    check_trainable(model)
-    check_same_shape(y, model(x))  # the model's output must match the outputs: no silent broadcasting
-    dataset = minibatches(x, y, batch_size, seed)
+    x, y, epochs, learning_rate = _check_training(model, inputs, outputs, epochs, learning_rate)
 
-    ws, bs, losses, epoch_of = [], [], [], []
+    ws, bs, losses = [], [], []
     for epoch in range(epochs):
-        first = len(losses)
-        for xb, yb in dataset:
-            ws.append(model.w.numpy())
-            bs.append(model.b.numpy())
-            step_loss = float(train_step(model, xb, yb, learning_rate))
-            check_not_diverging(step_loss, losses[0] if losses else step_loss, epoch, learning_rate)
-            losses.append(step_loss)
-            epoch_of.append(epoch)
+        ws.append(model.w.numpy())
+        bs.append(model.b.numpy())
+        losses.append(float(train_step(model, x, y, learning_rate)))
+        _check_not_diverging(losses, epoch, learning_rate)
         if log is not None:
-            log(epoch, float(ws[first]), float(bs[first]), losses[first])
+            log(epoch, float(ws[-1]), float(bs[-1]), losses[-1])
 
-    check_finite_parameters(model, epochs - 1, learning_rate)
-    return History(
-        w=np.array(ws, dtype=np.float32),
-        b=np.array(bs, dtype=np.float32),
-        loss=np.array(losses, dtype=np.float32),
-        epoch=np.array(epoch_of, dtype=np.int64),
-        final_w=float(model.w.numpy()),
-        final_b=float(model.b.numpy()),
-        learning_rate=learning_rate,
-    )
+    _check_finite_parameters(model, epochs - 1, learning_rate)
+    return History.from_steps(ws, bs, losses, model.w.numpy(), model.b.numpy(), learning_rate)

@@ -541,12 +541,24 @@ def test_keras__how_fast__no_timing_is_glued_or_printed_outside_measured_cells()
     assert not re.search(r"glue\([^)]*(second|time|speed)", CHAPTER.source)
 
 
-def test_keras__how_fast__the_table_has_every_way_the_brief_names(lab):
-    names = list(tb.ways_to_train(lab["x"], lab["y"], epochs=EPOCHS))
+def test_keras__how_fast__the_table_has_every_way_the_brief_names_and_each_ends_where_train_ends(lab):
+    """The ways are the chapter's own cell (issue 17: no timing harness in the package): run it after the
+    set-up, then every way once, as the chapter does, and compare with tb.train."""
+    assert not hasattr(tb, "ways_to_train") and not hasattr(tb, "time_per_epoch")
+    assert CHAPTER.says("Each way trains the same run, and ends where `tb.train` ended:")
+    namespace = {}
+    exec(CHAPTER.setup_code(), namespace)
+    exec(cell("ways = {"), namespace)
+    names = list(namespace["ways"])
     assert names[:3] == ["eager loop (train_step)", "tf.function step", f"fit(x, y), {EPOCHS} epochs"]
     assert {f"fit, repeated batch, steps_per_execution={spe}{jit}"
             for spe in (1, EPOCHS) for jit in ("", ", jit_compile")} <= set(names)
-    assert names[-1] == "in-graph loop + XLA (compile_loop)"
+    assert names[-1] == "in-graph loop + XLA (compile_loop)" and len(names) == 8
+    for name, (model, train_epochs) in namespace["ways"].items():
+        assert (float(model.w.numpy()), float(model.b.numpy())) == (2.0, 1.0), name  # the lab's start
+        train_epochs(model)
+        end = (float(model.w.numpy()), float(model.b.numpy()))
+        assert end == pytest.approx((lab["history"].final_w, lab["history"].final_b), abs=1e-6), name
 
 
 # --- Exercises ---------------------------------------------------------------------------------------

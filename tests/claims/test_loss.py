@@ -77,9 +77,9 @@ def test_loss__why_the_mean_and_not_the_sum__the_mean_settles_towards_2_and_1_96
 def test_loss__the_mean_of_squared_errors__the_book_swaps_the_labs_argument_order_and_says_so():
     """The old text called the body "the lab's own line"; the lab's is loss(predicted_y, target_y)."""
     assert "the body is the lab's own line" not in CHAPTER.prose
-    assert CHAPTER.says("The body is the lab's line with its arguments the other way round: the lab defines "
-                        "`loss(predicted_y, target_y)`, predictions first, while `l2_loss` takes the targets "
-                        "first")
+    assert CHAPTER.says("The last line is the lab's line with its arguments the other way round: the lab "
+                        "defines `loss(predicted_y, target_y)`, predictions first, while `l2_loss` takes the "
+                        "targets first")
     assert list(inspect.signature(tb.l2_loss).parameters) == ["target_y", "predicted_y"]
     # "the square makes both orders give the same loss, to the last bit"
     for seed in range(8):
@@ -131,19 +131,29 @@ def test_loss__the_shapes_must_match__broadcasting_gives_n_squared_differences_a
 
 
 def test_loss__the_shapes_must_match__l2_loss_refuses_before_computing_anything():
-    assert CHAPTER.says("`tb.l2_loss` therefore checks the shapes before it computes anything. That is "
-                        "the line `@check_shapes` above its definition")
-    calls = []
-
-    @tb.checks.check_shapes
-    def loss(target_y, predicted_y):
-        calls.append(1)
-        return tb.l2_loss.unchecked(target_y, predicted_y)
-
+    assert CHAPTER.says("`tb.l2_loss` therefore checks the shapes before it computes anything. That is its "
+                        "first line, a call of `check_same_shape`")
+    assert "@check_shapes" not in CHAPTER.source and "unchecked" not in CHAPTER.prose  # the old decorator
+    body = inspect.getsource(tb.l2_loss).split('"""')[2].strip().splitlines()
+    assert [line.strip() for line in body] == ["check_same_shape(target_y, predicted_y)",
+                                               "return tf.reduce_mean(tf.square(target_y - predicted_y))"]
     with pytest.raises(ValueError, match="target_y.shape=\\(4,\\) and predicted_y.shape=\\(4, 1\\)"):
-        loss(tf.zeros(4), tf.zeros((4, 1)))
-    assert calls == []
-    assert "@check_shapes\ndef l2_loss" in tb.show_source(tb.l2_loss).data
+        tb.l2_loss(tf.zeros(4), tf.zeros((4, 1)))
+
+
+def test_loss__the_shapes_must_match__the_check_runs_in_every_step_and_reads_only_the_shapes(monkeypatch):
+    assert CHAPTER.says("runs on every call, in every training step too; it reads the two shapes, not the "
+                        "numbers.")
+    from types import SimpleNamespace
+
+    tb.checks.check_same_shape(SimpleNamespace(shape=(3,)), SimpleNamespace(shape=(3,)))  # no numbers at all
+    with pytest.raises(ValueError, match="must have the same shape"):
+        tb.checks.check_same_shape(SimpleNamespace(shape=(3,)), SimpleNamespace(shape=(3, 1)))
+    calls = []
+    monkeypatch.setattr(tb.loss, "check_same_shape", lambda *shapes: calls.append(shapes))
+    x, y = tb.synthesize(num_examples=10)
+    tb.train(tb.Model(), x, y, epochs=3)
+    assert len(calls) == 3  # once per step
 
 
 def test_loss__exercises__off_by_a_constant_costs_c_squared_whatever_n():

@@ -73,36 +73,48 @@ def test_minibatches__one_epoch__none_is_a_single_element_the_data_in_order(lab)
     assert all(np.array_equal(a.numpy(), b.numpy()) for a, b in zip(element, lab, strict=True))
 
 
-# --- train on tf.data -------------------------------------------------------------------------------
+# --- Training on tf.data ---------------------------------------------------------------------------
 
 
 def test_minibatches__train__one_way_to_batch():
-    assert CHAPTER.says("The package's `train` takes its batches from `minibatches`, and from nowhere else: "
-                        "there is one way to batch in this book.")
-    from training_basics import training
+    assert CHAPTER.says("The package's `train_minibatches` is `train` of {ref}`the training loop "
+                        "<chapter-training-loop>` with an inner loop over the batches of an epoch. It takes "
+                        "its batches from `minibatches`, and from nowhere else: there is one way to batch in "
+                        "this book.")
+    from training_basics import minibatch, training
 
-    source = inspect.getsource(training)
+    source = inspect.getsource(tb.train_minibatches)
     assert "minibatches(x, y, batch_size, seed)" in source
-    assert not re.search(r"permutation|tf\.gather|_batches|\.batch\(", source)
+    package = "".join(inspect.getsource(module) for module in (minibatch, training))
+    assert package.count(".batch(") == 1 and ".batch(" in inspect.getsource(tb.minibatches)
+    assert not re.search(r"permutation|tf\.gather", package)
+    assert "minibatches" not in inspect.getsource(training)  # train is the full batch alone
+    # "train ... with an inner loop": the same lines, the step on a batch inside a loop over the dataset
+    full, mini = (inspect.getsource(f).split('"""')[2] for f in (tb.train, tb.train_minibatches))
+    assert "for xb, yb in dataset:" in mini and "train_step(model, xb, yb, learning_rate)" in mini
+    assert "train_step(model, x, y, learning_rate)" in full and "dataset" not in full
 
 
 def test_minibatches__train__dataset_made_once_read_once_per_epoch():
     assert CHAPTER.says("The dataset is made once, before the first epoch, and read once per epoch")
-    body = inspect.getsource(tb.train)
+    body = inspect.getsource(tb.train_minibatches)
     assert body.index("dataset = minibatches(") < body.index("for epoch in range(epochs):") < body.index(
         "for xb, yb in dataset:")
 
 
 def test_minibatches__train__the_lab_unchanged_to_the_last_bit(lab):
-    assert CHAPTER.says("Its run is, to the last bit, fifteen plain calls of `train_step` on all the data:")
+    assert CHAPTER.says("The run of `train` is, to the last bit, fifteen plain calls of `train_step` on all "
+                        "the data, and so is the run of `train_minibatches` with `batch_size=n`:")
     x, y = lab
     history = tb.train(tb.Model(), x, y, epochs=15, learning_rate=0.1)
     model = tb.Model()
     plain = [float(tb.train_step(model, x, y, 0.1)) for _ in range(15)]
     np.testing.assert_array_equal(history.loss, np.float32(plain))
     assert (history.final_w, history.final_b) == (float(model.w.numpy()), float(model.b.numpy()))
-    same = tb.train(tb.Model(), x, y, epochs=15, learning_rate=0.1, batch_size=1000)
-    np.testing.assert_array_equal(same.loss, history.loss)
+    same = tb.train_minibatches(tb.Model(), x, y, epochs=15, learning_rate=0.1, batch_size=1000)
+    for field in ("w", "b", "loss", "epoch"):
+        np.testing.assert_array_equal(getattr(same, field), getattr(history, field))
+    assert (same.final_w, same.final_b) == (history.final_w, history.final_b)
 
 
 # --- Paths on the loss surface ----------------------------------------------------------------------
@@ -118,7 +130,7 @@ def paths(lab):
         if batch_size is None:
             runs[label] = tb.compiled.train_compiled(tb.Model(), x, y, epochs=epochs)
         else:
-            runs[label] = tb.train(tb.Model(), x[:used], y[:used], epochs=epochs, batch_size=batch_size)
+            runs[label] = tb.train_minibatches(tb.Model(), x[:used], y[:used], batch_size, epochs=epochs)
         curves[label] = (tb.examples_seen(runs[label], used, batch_size), tb.loss_along(runs[label], x, y))
     return runs, curves
 
@@ -248,7 +260,7 @@ def by_seed(lab):
     x, y = lab
     runs, own_full = {}, {}
     for batch_size, used in ((1, 50), (10, 500)):
-        runs[batch_size] = [tb.train(tb.Model(), x[:used], y[:used], epochs=1, batch_size=batch_size, seed=s)
+        runs[batch_size] = [tb.train_minibatches(tb.Model(), x[:used], y[:used], batch_size, epochs=1, seed=s)
                             for s in SEEDS]
         own = tb.compiled.train_compiled(tb.Model(), x[:used], y[:used], epochs=50)
         own_full[batch_size] = steps_below(tb.loss_along(own, x, y))
@@ -338,7 +350,7 @@ def test_minibatches__paths__per_example_small_batches_win_by_far(lab, paths):
     needed = {1: [], 10: [], 100: []}
     for seed in range(8):
         for batch_size, used, epochs in ((1, 50, 1), (10, 500, 1), (100, 1000, 5)):
-            run = tb.train(tb.Model(), x[:used], y[:used], epochs=epochs, batch_size=batch_size, seed=seed)
+            run = tb.train_minibatches(tb.Model(), x[:used], y[:used], batch_size, epochs=epochs, seed=seed)
             reached = steps_below(tb.loss_along(run, x, y))
             assert reached is not None
             needed[batch_size].append(int(tb.examples_seen(run, used, batch_size)[reached]))
@@ -388,7 +400,7 @@ def test_minibatches__paths__figure_per_step_together_per_example_smaller_faster
 def noisy():
     data = tb.synthesize(noise_std=0.5)
     optimum = tb.closed_form(data.x, data.y)
-    small = tb.train(tb.Model(), data.x, data.y, epochs=1, batch_size=10)
+    small = tb.train_minibatches(tb.Model(), data.x, data.y, epochs=1, batch_size=10)
     full = tb.compiled.train_compiled(tb.Model(), data.x, data.y, epochs=100)
     return data, optimum, distances(small, *optimum), distances(full, *optimum)
 
@@ -408,7 +420,7 @@ def test_minibatches__noise__on_noise_free_data_every_run_closes_in_to_its_last_
                         "order it takes its batches.")
     x, y = lab
     runs = by_seed[0][1] + by_seed[0][10] + [paths[0]["B = N"]]
-    runs += [tb.train(tb.Model(), x, y, epochs=5, batch_size=100, seed=seed) for seed in range(8)]
+    runs += [tb.train_minibatches(tb.Model(), x, y, epochs=5, batch_size=100, seed=seed) for seed in range(8)]
     for run in runs:
         loss = tb.loss_along(run, x, y)
         assert loss[50] < 0.02 * loss[25] and loss[50] <= loss[40:].min()  # still falling at the end
@@ -455,14 +467,14 @@ def test_minibatches__noise__smaller_steps_hover_closer():
     assert CHAPTER.says("a quarter of the learning rate keeps the parameters two to three and a half times "
                         "closer on average (in the batch orders of twelve seeds, the one above among them).")
     (code,) = CHAPTER.solutions()["ex-mb-hover"]
-    assert "seed=" not in code  # the one above: train's default seed, 0
+    assert "seed=" not in code  # the one above: train_minibatches's default seed, 0
     data = tb.synthesize(noise_std=0.5)
     w_opt, b_opt = tb.closed_form(data.x, data.y)
     ratios = []
     for seed in range(12):
         mean = {}
         for eta in (0.1, 0.025):
-            run = tb.train(tb.Model(w=w_opt, b=b_opt), data.x, data.y, epochs=1, batch_size=20,
+            run = tb.train_minibatches(tb.Model(w=w_opt, b=b_opt), data.x, data.y, epochs=1, batch_size=20,
                            learning_rate=eta, seed=seed)
             mean[eta] = distances(run, w_opt, b_opt).mean()
         ratios.append(mean[0.1] / mean[0.025])
@@ -494,14 +506,14 @@ def test_minibatches__seeded__same_seed_same_batches_and_history(lab):
     assert CHAPTER.says("the same seed gives, epoch by epoch, the same batches and so the same history")
     a, b = (orders(tb.minibatches(*lab, 100, seed=0), 2) for _ in range(2))
     assert all(np.array_equal(p, q) for p, q in zip(a, b, strict=True))
-    runs = [tb.train(tb.Model(), *lab, epochs=1, batch_size=100, seed=0) for _ in range(2)]
+    runs = [tb.train_minibatches(tb.Model(), *lab, epochs=1, batch_size=100, seed=0) for _ in range(2)]
     for field in ("w", "b", "loss"):
         np.testing.assert_array_equal(getattr(runs[0], field), getattr(runs[1], field))
 
 
 def test_minibatches__seeded__another_seed_another_first_loss_close_but_different_end(lab):
     assert CHAPTER.says("Another seed starts from another first batch, so its first recorded loss differs")
-    runs = [tb.train(tb.Model(), *lab, epochs=1, batch_size=100, seed=s) for s in (0, 1, 2)]
+    runs = [tb.train_minibatches(tb.Model(), *lab, epochs=1, batch_size=100, seed=s) for s in (0, 1, 2)]
     assert len({float(r.loss[0]) for r in runs}) == 3
     ends = np.array([(r.final_w, r.final_b) for r in runs])
     spread = ends.max(axis=0) - ends.min(axis=0)
@@ -577,7 +589,7 @@ def test_minibatches__short_batch__dropping_leaves_out_different_examples_each_e
 
 
 def test_minibatches__short_batch__every_example_used_every_epoch(lab):
-    assert CHAPTER.says("`train` keeps the short batch, so every example is used in every epoch.")
+    assert CHAPTER.says("`train_minibatches` keeps the short batch, so every example is used in every epoch.")
     assert CHAPTER.says("an epoch of batches accounts for every example exactly once.")
     for order in orders(tb.minibatches(*lab, 64), 2):
         np.testing.assert_array_equal(np.sort(order), np.sort(lab[0].numpy()))
@@ -631,7 +643,7 @@ def scaling(lab):
     rows = {}
     for batch_size in [20, 50, 100, 200, 500, 1000]:
         eta = 0.02 * batch_size / 20
-        run = tb.train(tb.Model(), x, y, epochs=1, learning_rate=eta, batch_size=batch_size)
+        run = tb.train_minibatches(tb.Model(), x, y, epochs=1, learning_rate=eta, batch_size=batch_size)
         error = np.linalg.matrix_power(np.eye(2) - eta * hessian, len(run)) @ start_error
         rows[batch_size] = (eta, tb.loss_along(run, x, y)[-1], error @ hessian @ error / 2)
     return rows, np.linalg.eigvalsh(hessian)
@@ -727,14 +739,15 @@ def test_minibatches__scaling__prediction_matches_except_where_the_loss_is_tiny(
 
 
 def test_minibatches__compiled__the_compiled_step_ends_where_train_ends(lab):
-    assert CHAPTER.says("The compiled steps, on the same batches in the same order, end where `train` ends:")
+    assert CHAPTER.says("The compiled steps, on the same batches in the same order, end where "
+                        "`train_minibatches` ends:")
     step = tf.function(tb.train_step)
     model = tb.Model()
     dataset = tb.minibatches(*lab, 100, seed=0)
     for _ in range(2):
         for xb, yb in dataset:
             step(model, xb, yb, 0.1)
-    eager = tb.train(tb.Model(), *lab, epochs=2, batch_size=100, seed=0)
+    eager = tb.train_minibatches(tb.Model(), *lab, epochs=2, batch_size=100, seed=0)
     assert abs(float(model.w.numpy()) - eager.final_w) < 1e-6
     assert abs(float(model.b.numpy()) - eager.final_b) < 1e-6
     assert step.experimental_get_tracing_count() == 1

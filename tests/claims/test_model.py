@@ -4,6 +4,7 @@ import math
 import re
 
 import numpy as np
+import pytest
 import tensorflow as tf
 from chapter import Chapter
 
@@ -97,6 +98,24 @@ def test_model__parameters_are_variables__the_tape_differentiates_floating_point
         with tf.GradientTape() as tape:
             loss = tf.cast(v * v, tf.float32)
         assert tape.gradient(loss, v) is None, dtype
+
+
+def test_model__parameters_are_variables__the_check_first_then_the_labs_lines_give_float32():
+    """Issue 17: the constructor wrapped tf.Variable(...) in the check; now the check comes first."""
+    assert CHAPTER.says("The first line checks both numbers, so a bad one is refused at once (see the last "
+                        "section), and turns each into a Python float. The two lines after "
+                        "`super().__init__` are the lab's, with a name for each variable, so `w` and `b` are "
+                        "**float32** variables whatever number is passed in")
+    import inspect
+
+    body = [line.strip() for line in inspect.getsource(tb.Model.__init__).splitlines()[1:]]
+    assert body[0].startswith('w, b = _check_number("w", w), _check_number("b", b)')
+    assert body[2:] == ['self.w = tf.Variable(w, name="w")', 'self.b = tf.Variable(b, name="b")']
+    for w in (3, np.int64(3), np.float64(3.0), np.float16(3.0), tf.constant(3.0, tf.float64), 3.0):
+        assert tb.Model(w=w).w.dtype == tf.float32, type(w)
+    assert tf.Variable(np.float64(3.0)).dtype == tf.float64  # why the float first: the lab's line keeps it
+    with pytest.raises(ValueError, match="w must be finite, got nan"):
+        tb.Model(w=float("nan"))
 
 
 @tf.function

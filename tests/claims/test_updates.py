@@ -45,6 +45,13 @@ def test_updates__one_training_step__train_step_is_the_labs_step_with_no_checks(
     body = inspect.getsource(tb.train_step).split('"""')[2]
     assert "check" not in body
     assert body.count("assign_sub") == 2 and "GradientTape" in body and "tape.gradient" in body
+    # "It checks nothing of its own. Its loss, `l2_loss`, checks that the shapes ... agree": the old text
+    # said "It checks nothing", but the loss it calls checks the shapes on every call (issue 17)
+    assert "It checks nothing:" not in CHAPTER.prose
+    assert CHAPTER.says("It checks nothing of its own. Its loss, `l2_loss`, checks that the shapes of the "
+                        "targets and the predictions agree")
+    assert "l2_loss(outputs, model(inputs))" in body
+    assert inspect.getsource(tb.l2_loss).split('"""')[2].split()[0] == "check_same_shape(target_y,"
 
 
 def test_updates__one_training_step__the_labs_step_with_the_loss_arguments_swapped_and_said_so():

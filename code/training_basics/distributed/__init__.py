@@ -26,7 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ..checks import check_count, check_learning_rate, check_number, check_xy
+from ..checks import _check_count, _check_learning_rate, _check_number, _check_xy
 from ..data import synthesize
 from ..model import Model
 from ..training import History
@@ -55,7 +55,7 @@ def split_cpu(devices=2):
 
     Taught in: book/distribute.md
     """
-    devices = check_count("devices", devices, minimum=1)
+    devices = _check_count("devices", devices, minimum=1)
     cpu = tf.config.list_physical_devices("CPU")[0]
     current = tf.config.get_logical_device_configuration(cpu)
     if current is None or len(current) != devices:
@@ -90,9 +90,9 @@ def train_distributed(strategy, inputs, outputs, epochs=15, learning_rate=0.1,
     """
     if not isinstance(strategy, tf.distribute.Strategy):
         raise TypeError(f"strategy must be a tf.distribute.Strategy, got {type(strategy).__name__}")
-    x, y = check_xy(inputs, outputs, "inputs", "outputs")
-    epochs = check_count("epochs", epochs)
-    learning_rate = check_learning_rate(learning_rate)
+    x, y = _check_xy(inputs, outputs, "inputs", "outputs")
+    epochs = _check_count("epochs", epochs)
+    learning_rate = _check_learning_rate(learning_rate)
     global_batch_size = int(x.shape[0])  # the lab: every step sees all N examples
 
     with strategy.scope():
@@ -125,11 +125,8 @@ def train_distributed(strategy, inputs, outputs, epochs=15, learning_rate=0.1,
         if log is not None:
             log(*rows[-1])
 
-    table = np.array(rows, dtype=np.float64).reshape(-1, 4)
-    return History(w=table[:, 1].astype(np.float32), b=table[:, 2].astype(np.float32),
-                   loss=table[:, 3].astype(np.float32), epoch=table[:, 0].astype(np.int64),
-                   final_w=float(model.w.numpy()), final_b=float(model.b.numpy()),
-                   learning_rate=learning_rate)
+    step_numbers, ws, bs, losses = np.array(rows, dtype=np.float64).reshape(-1, 4).T
+    return History.from_steps(ws, bs, losses, model.w.numpy(), model.b.numpy(), learning_rate, step_numbers)
 
 
 def step_times(strategy, inputs, outputs, steps=50, repeats=3):
@@ -143,8 +140,8 @@ def step_times(strategy, inputs, outputs, steps=50, repeats=3):
 
     Taught in: book/distribute.md
     """
-    steps = check_count("steps", steps, minimum=1)
-    repeats = check_count("repeats", repeats, minimum=1)
+    steps = _check_count("steps", steps, minimum=1)
+    repeats = _check_count("repeats", repeats, minimum=1)
     times = np.empty((repeats, steps))
     for run in range(repeats):
         marks = []
@@ -155,17 +152,6 @@ def step_times(strategy, inputs, outputs, steps=50, repeats=3):
         train_distributed(strategy, inputs, outputs, epochs=1 + steps, log=mark)
         times[run] = np.diff(marks)
     return times
-
-
-def seconds_per_step(strategy, inputs, outputs, steps=50, repeats=3):
-    """The median time of one step of ``train_distributed`` under ``strategy``, in seconds.
-
-    The median of ``step_times(strategy, inputs, outputs, steps, repeats)``: set-up and
-    tracing left out.
-
-    Taught in: book/distribute.md
-    """
-    return float(np.median(step_times(strategy, inputs, outputs, steps, repeats)))
 
 
 class Checkpoints:
@@ -181,7 +167,7 @@ class Checkpoints:
 
     def __init__(self, strategy, directory, model, optimizer, epochs, every, resume):
         self.directory, self.epochs = Path(directory), epochs
-        self.every = check_count("every", every, minimum=1)
+        self.every = _check_count("every", every, minimum=1)
         optimizer.build([model.w, model.b])  # its variables exist before a restore fills them
         self.history = tf.Variable(tf.zeros([epochs, 4], tf.float64), name="history")
         self.iterations = optimizer.iterations
@@ -219,10 +205,10 @@ class Checkpoints:
             for name in reader.get_variable_to_shape_map():
                 reader.get_tensor(name)
             self.checkpoint.restore(prefix).assert_existing_objects_matched()
-        except (tf.errors.OpError, ValueError, IndexError, AssertionError) as err:
-            reason = getattr(err, "message", str(err)).splitlines()[0].split("}} ")[-1].split(" [Op:")[0]
+        except (tf.errors.OpError, IndexError, ValueError, AssertionError) as err:
+            # OpError: a damaged file; IndexError: a truncated one; ValueError, AssertionError: another run's
             raise CheckpointError(f"checkpoint {prefix} (files {prefix}.index, {prefix}.data-00000-of-00001) "
-                                  f"cannot be read: {reason}") from None
+                                  f"cannot be read: {err}") from err
         done = int(self.iterations.numpy())
         table = self.history.numpy()[:done]
         if done > self.epochs or not np.array_equal(table[:, 0], np.arange(done)):
@@ -238,12 +224,12 @@ class Checkpoints:
 
 
 # ---------------------------------------------------------------- workers on 127.0.0.1
-def free_ports(count):
+def _free_ports(count):
     """``count`` TCP ports on 127.0.0.1 that are free now (the system picks them).
 
     Taught in: book/distribute.md
     """
-    sockets = [socket.socket() for _ in range(check_count("count", count, minimum=1))]
+    sockets = [socket.socket() for _ in range(_check_count("count", count, minimum=1))]
     try:
         for s in sockets:
             s.bind(("127.0.0.1", 0))
@@ -254,7 +240,7 @@ def free_ports(count):
 
 
 def run_workers(workers=2, epochs=15, learning_rate=0.1, checkpoint_dir=None, every=5, resume=False,
-                kill_at_step=None, timeout=120, fail_worker=None, echo=None):
+                kill_at_step=None, timeout=120, echo=None):
     """Train with ``MultiWorkerMirroredStrategy`` in ``workers`` processes on 127.0.0.1; returns a dict.
 
     Each worker is ``python -m training_basics.distributed --worker`` with its ``TF_CONFIG``
@@ -267,20 +253,19 @@ def run_workers(workers=2, epochs=15, learning_rate=0.1, checkpoint_dir=None, ev
     ``history`` (the chief's), ``final`` ((w, b) of every worker), ``events`` (the launcher's
     lines). A worker that exits with an error, or any run longer than ``timeout`` seconds,
     raises ``WorkerError`` naming the worker; no process is left behind. ``echo(line)``, if
-    given, sees every line as it happens. ``fail_worker``: for tests, that worker exits at
-    start as if its import had failed.
+    given, sees every line as it happens.
 
     Taught in: book/distribute.md
     """
-    workers = check_count("workers", workers, minimum=1)
-    epochs = check_count("epochs", epochs, minimum=1)
-    learning_rate = check_learning_rate(learning_rate)
-    every = check_count("every", every, minimum=1)
-    timeout = check_number("timeout", timeout)
+    workers = _check_count("workers", workers, minimum=1)
+    epochs = _check_count("epochs", epochs, minimum=1)
+    learning_rate = _check_learning_rate(learning_rate)
+    every = _check_count("every", every, minimum=1)
+    timeout = _check_number("timeout", timeout)
     if timeout <= 0:
         raise ValueError(f"timeout must be > 0 seconds, got {timeout:g}")
     if kill_at_step is not None:
-        kill_at_step = check_count("kill_at_step", kill_at_step)
+        kill_at_step = _check_count("kill_at_step", kill_at_step)
         if checkpoint_dir is None or not 0 <= kill_at_step < epochs - 1 or workers < 2:
             raise ValueError(f"kill_at_step={kill_at_step} needs workers >= 2, a checkpoint_dir, and a step "
                              f"before the last of epochs={epochs}")
@@ -301,21 +286,23 @@ def run_workers(workers=2, epochs=15, learning_rate=0.1, checkpoint_dir=None, ev
     deadline = time.monotonic() + timeout
     say(f"starting {workers} workers on 127.0.0.1, each on a free port (TF_CONFIG)")
     resuming = ["--resume"] if resume else []
-    outcome = _run_cluster(workers, options + resuming, deadline, timeout, kill_at_step, fail_worker, say)
+    outcome = _run_cluster(workers, options + resuming, deadline, timeout, kill_at_step, say)
     if outcome == "killed":
         say("restarting all workers from the last checkpoint")
-        outcome = _run_cluster(workers, options + ["--resume"], deadline, timeout, None, None, say)
+        outcome = _run_cluster(workers, options + ["--resume"], deadline, timeout, None, say)
     results = outcome
     chief = results[0]
-    history = History(w=np.array(chief["w"], np.float32), b=np.array(chief["b"], np.float32),
-                      loss=np.array(chief["loss"], np.float32), epoch=np.array(chief["step"], np.int64),
-                      final_w=chief["final_w"], final_b=chief["final_b"], learning_rate=float(learning_rate))
+    history = History.from_steps(chief["w"], chief["b"], chief["loss"], chief["final_w"], chief["final_b"],
+                                 learning_rate, chief["step"])
     return {"history": history, "final": [(r["final_w"], r["final_b"]) for r in results], "events": events}
 
 
-def _run_cluster(workers, options, deadline, timeout, kill_at_step, fail_worker, say):
+_FAIL_WORKER = "TRAINING_BASICS_FAIL_WORKER"  # set to a worker's index by the tests
+
+
+def _run_cluster(workers, options, deadline, timeout, kill_at_step, say):
     """Start the workers, follow them to the end; the results of each, or "killed"."""
-    ports = free_ports(workers)
+    ports = _free_ports(workers)
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
     lines, procs, readers, stderr = queue.Queue(), [], [], [[] for _ in range(workers)]
     err_readers, last = [], workers - 1
@@ -325,9 +312,10 @@ def _run_cluster(workers, options, deadline, timeout, kill_at_step, fail_worker,
                        TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
             command = [sys.executable, "-m", "training_basics.distributed", "--worker", *options,
                        "--deadline", str(max(1, int(deadline - time.monotonic()) + 5))]
-            command += ["--fail"] if fail_worker == index else []
             if kill_at_step is not None and index == last:
                 command += ["--wait-after-step", str(kill_at_step)]
+            if os.environ.get(_FAIL_WORKER) == str(index):  # for the tests: this worker fails at start
+                command = [sys.executable, "-c", f"raise SystemExit('{_FAIL_WORKER}: failing at start')"]
             procs.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                           env=env, stdin=subprocess.DEVNULL, start_new_session=True))
             readers.append(_start_reader(procs[-1].stdout, index, lines))
@@ -428,8 +416,6 @@ def worker_main(args):
     """
     threading.Thread(target=_end_when_orphaned, args=(os.getppid(),), daemon=True).start()
     signal.alarm(args.deadline)  # and in any case at the launcher's deadline: SIGALRM ends it
-    if args.fail:
-        raise SystemExit("worker: failing at start, as asked (--fail)")
     strategy = tf.distribute.MultiWorkerMirroredStrategy()  # first: before any other TensorFlow operation
     x, y = synthesize()
     if args.resume and tf.train.latest_checkpoint(args.checkpoint_dir):

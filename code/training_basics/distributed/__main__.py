@@ -26,7 +26,6 @@ def main(argv=None):
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # one worker, TF_CONFIG set
     parser.add_argument("--deadline", type=int, default=300, help=argparse.SUPPRESS)
     parser.add_argument("--wait-after-step", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--fail", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         return worker_main(args)
