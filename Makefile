@@ -78,10 +78,11 @@ node_modules/.installed: package.json package-lock.json
 	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund --silent && touch $@; \
 	else echo "npm not found: the browser tests will skip (apt-get install npm)"; fi
 
+# PYTEST_ARGS: what to run, as pytest takes it (`make test PYTEST_ARGS="tests/test_book.py -x"`).
 test: lint node_modules/.installed
 	@[ -n "$${CHROMIUM:-}" ] || command -v chromium >/dev/null || echo "Chromium not found: the browser tests will skip (apt-get install chromium, or set CHROMIUM)"
 	@command -v pdftotext >/dev/null || echo "pdftotext not found: the PDF test will skip (apt-get install poppler-utils)"
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 # What an author runs after an edit: no build, no browser, no worker processes or new environments.
 check: lint

@@ -1,27 +1,21 @@
 """Shared fixtures, and the CI rule: in CI (CI=true) a skipped test is a failure."""
 
-import importlib.util
+import functools
+import http.server
 import os
 import subprocess
 import sys
-from pathlib import Path
+import threading
+from types import SimpleNamespace
 
+import bookbuild  # tools/, on the tests' path by pyproject.toml's pythonpath
+import lab_driver
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = bookbuild.ROOT
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-def load_tool(path):
-    """A module of the repository's tools (``tools/bookbuild.py``), loaded from its file: not a package."""
-    path = ROOT / path
-    spec = importlib.util.spec_from_file_location(f"tools_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-bookbuild = load_tool("tools/bookbuild.py")
+# No host name resolves but the local server's address: whatever a page asks of the network fails.
+OFFLINE = ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", "--disable-quic"]
 
 
 @pytest.fixture(autouse=True)
@@ -52,14 +46,61 @@ def pytest_runtest_makereport(item, call):
 
 
 @pytest.fixture(scope="session")
-def built_book(tmp_path_factory):
-    """The book built once per session into a temporary folder, by the strict plain build (as `make book`)."""
-    out = tmp_path_factory.mktemp("book")
-    result = subprocess.run(
-        [str(bookbuild.VENV / "bin" / "jupyter-book"), "build", ".", "-W", "-n", "--keep-going",
-         "--path-output", str(out)],
-        cwd=ROOT, capture_output=True, text=True,
-    )
+def built_book():
+    """The checkout's own site, as `make book` leaves it in _build: built now if anything it is made from
+    is newer, else reused (a rerun after `make book` builds nothing, and CI's artifact is the real site)."""
+    result = subprocess.run(bookbuild.make_command("book"), cwd=ROOT, capture_output=True, text=True)
     if result.returncode != 0:
-        pytest.fail(f"the book build failed:\n{result.stdout[-6000:]}\n{result.stderr[-6000:]}")
-    return out / "_build"
+        pytest.fail(f"make book failed:\n{result.stdout[-6000:]}\n{result.stderr[-6000:]}")
+    return ROOT / "_build"
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    """Static files as a common static host serves them (.ipynb as JSON); every error answer is kept."""
+
+    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
+                      ".ipynb": "application/json", ".md": "text/markdown"}
+
+    def log_request(self, code="-", size="-"):
+        if str(code).isdigit() and int(code) >= 400:
+            self.server.errors.append(f"HTTP {int(code)}: /{self.path.lstrip('/')}")
+
+    def log_message(self, *args):
+        pass
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A browser context closed mid-request drops its connection: no error of the site's.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+@pytest.fixture(scope="session")
+def served(built_book):
+    """The built site served over HTTP on a free port of 127.0.0.1: its base URL, and every error it sent."""
+    handler = functools.partial(_Handler, directory=str(built_book / "html"))
+    server = _Server(("127.0.0.1", 0), handler)
+    server.errors = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield SimpleNamespace(url=f"http://127.0.0.1:{server.server_address[1]}/", errors=server.errors)
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+@pytest.fixture(scope="session")
+def site(served):
+    return served.url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium that reaches only 127.0.0.1 (the served site, a local JupyterLab): whatever
+    else a page asks of the network fails. Module scope: one Playwright at a time."""
+    lab_driver.skip_without_chromium()
+    with lab_driver.chromium(OFFLINE) as browser:
+        yield browser

@@ -9,7 +9,6 @@ and read back from what the page shows: the tab, the cells, their prompts and th
 import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -18,10 +17,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import bookbuild
 import jupytext
 import pytest
 
-CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM = bookbuild.CHROMIUM
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 SERVER_START_S = 120  # a cold JupyterLab start on a busy 2-core machine

@@ -13,13 +13,8 @@ Needs Chromium (`apt-get install chromium`, at /usr/bin/chromium or $CHROMIUM) a
 (`npm ci` in the repository root). Without them the tests skip, saying so; in CI they fail.
 """
 
-import functools
-import http.server
 import json
-import sys
-import threading
 import time
-from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import lab_driver
@@ -33,8 +28,6 @@ pytestmark = pytest.mark.browser
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 VIEWPORT = {"width": 1280, "height": 900}
-# No host name resolves but the local server's address: whatever the site asks of the network fails.
-OFFLINE = ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", "--disable-quic"]
 
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 CHAPTERS = [bookbuild.docname(p) for p in bookbuild.pages()]  # "book/intro", ...
@@ -110,55 +103,6 @@ def _browser_tools():
     lab_driver.skip_without_chromium()
     if not AXE.is_file():
         pytest.skip(f"axe-core not found at {AXE.relative_to(ROOT)}: run `npm ci` in the repository root")
-
-
-class _Handler(http.server.SimpleHTTPRequestHandler):
-    """Static files as a common static host serves them (.ipynb as JSON); every error answer is kept."""
-
-    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
-                      ".ipynb": "application/json", ".md": "text/markdown"}
-
-    def log_request(self, code="-", size="-"):
-        if str(code).isdigit() and int(code) >= 400:
-            self.server.errors.append(f"HTTP {int(code)}: /{self.path.lstrip('/')}")
-
-    def log_message(self, *args):
-        pass
-
-
-class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        # A browser context closed mid-request drops its connection: no error of the site's.
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
-@pytest.fixture(scope="session")
-def served(built_book):
-    """The built site served over HTTP on a free port of 127.0.0.1: its base URL, and every error it sent."""
-    handler = functools.partial(_Handler, directory=str(built_book / "html"))
-    server = _Server(("127.0.0.1", 0), handler)
-    server.errors = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield SimpleNamespace(url=f"http://127.0.0.1:{server.server_address[1]}/", errors=server.errors)
-    server.shutdown()
-    server.server_close()
-    thread.join()
-
-
-@pytest.fixture(scope="session")
-def site(served):
-    return served.url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    # Module scope: test_binder.py and test_lab.py start Playwright too, one at a time.
-    with lab_driver.chromium(OFFLINE) as browser:
-        yield browser
 
 
 class Tab:

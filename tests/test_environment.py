@@ -2,12 +2,14 @@
 the same pins for Binder's pip, installable and working on Python 3.11 to 3.13, and a clear
 message for any other Python."""
 
+import os
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import bookbuild
 import pytest
 
 from conftest import ROOT
@@ -33,6 +35,36 @@ def test_the_lock_is_what_the_requirements_resolve_to(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert pins(out.read_text()) == pins((ROOT / "requirements.lock").read_text()), "run `make lock`"
+
+
+def test_the_canary_passes_from_a_fresh_clone_when_nothing_is_broken(tmp_path):
+    """`make canary` as the weekly job runs it (CI=true: a skip fails), on a fresh copy with no .venv:
+    the newest releases in the canary's own environment, then `make test` there (lint, axe-core, pytest).
+    The suite here is the tests that depend on where the environment is (the lock's uv, `make lab`); that
+    no other test or tool names the project's .venv is the test below."""
+    repo = bookbuild.copy_repo(tmp_path / "clone")
+    assert not (repo / ".venv").exists()
+    selected = ("tests/test_environment.py::test_the_lock_is_what_the_requirements_resolve_to"
+                " tests/test_lab.py")
+    env = {**os.environ, "CI": "true", "PYTEST_ARGS": selected}
+    result = subprocess.run(["make", "--no-print-directory", "canary"], cwd=repo, env=env,
+                            capture_output=True, text=True, timeout=1200, check=False)
+    report = (repo / "_build" / "canary" / "report.md").read_text()
+    log = (repo / "_build" / "canary" / "test.log").read_text()
+    assert result.returncode == 0, report + log[-4000:]
+    assert "Everything passed." in report and "| tensorflow-cpu |" in report
+    assert re.search(r"^=+ 2 passed in ", log, re.M), log[-2000:]  # nothing skipped, nothing deselected
+
+
+def test_no_test_or_tool_names_the_projects_venv():
+    """The other half of the canary's guarantee: every test and tool takes the environment running it
+    (bookbuild.VENV, sys.executable), so the whole suite runs in the canary's environment as in .venv."""
+    named = re.compile(r"""(ROOT|root)\s*/\s*["']\.venv["']|["']\.venv/""")  # a path into the checkout's
+    found = [f"{path.relative_to(ROOT)}:{number}"
+             for folder in ("tests", "tools", "benchmarks") for path in sorted((ROOT / folder).rglob("*.py"))
+             for number, line in enumerate(path.read_text().splitlines(), 1) if named.search(line)]
+    assert not found, found
+    assert named.search("VENV = ROOT / " + '".venv"') and named.search("'.ve" + "nv/bin/python'")
 
 
 def test_every_locked_package_is_hashed_and_binders_constraints_are_the_same_pins():
@@ -76,9 +108,14 @@ def test_make_names_the_pythons_it_needs_when_given_another(tmp_path):
     assert not (tmp_path / "venv").exists()
 
 
-@pytest.mark.parametrize("version", ["3.11", "3.13"])
+RUNNING = "{}.{}".format(*sys.version_info[:2])
+
+
+@pytest.mark.parametrize("version", sorted({"3.11", "3.13"} - {RUNNING}))
 def test_make_venv_works_on_python(version, tmp_path):
-    """The lock installs with `make venv` on this Python, and the package trains there."""
+    """The lock installs with `make venv` on this Python, and the package trains there. On the Python
+    running the tests it did already: `make test` made the environment they run in (.ci/run, from a
+    fresh clone), so only the other end of the supported range is made here."""
     python = PYTHONS.get(version)
     if python is None:
         pytest.skip(f"no Python {version} on this machine")

@@ -23,21 +23,11 @@ FIRST = bookbuild.pages()[0]
 
 
 @pytest.fixture(scope="module")
-def browser():
-    lab_driver.skip_without_chromium()
-    with lab_driver.chromium() as browser:
-        yield browser
-
-
-@pytest.fixture(scope="module")
 def make_lab(tmp_path_factory):
-    if bookbuild.VENV != ROOT / ".venv":
-        pytest.skip(f"make lab uses the project's .venv; these tests run in {bookbuild.VENV}")
     home = tmp_path_factory.mktemp("make-lab-home")
     port, token = lab_driver.free_port(), secrets.token_hex(16)
-    # -o: the environment running these tests is taken as up to date: a test never reinstalls it.
-    command = ["make", "--no-print-directory", "-o", ".venv/.installed", "lab",
-               f"LAB_ARGS={shlex.join(lab_driver.server_args(port, token))}"]
+    # The environment running these tests (.venv, or the canary's), taken as up to date: never reinstalled.
+    command = bookbuild.make_command("lab", f"LAB_ARGS={shlex.join(lab_driver.server_args(port, token))}")
     env = {**os.environ, **lab_driver.isolated_jupyter_dirs(home)}
     # `jupyter lab book/intro.md` serves the file's folder, book/, and opens lab/tree/intro.md.
     served = ROOT / "book"

@@ -1,5 +1,6 @@
 """The GitHub Actions workflows cannot run here: they are validated against GitHub's workflow schema."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -7,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, load_tool
+from conftest import ROOT
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 CHECK = Path(sys.executable).with_name("check-jsonschema")
@@ -40,13 +41,21 @@ def _workflow():
     return wf, (wf[True] if True in wf else wf["on"])  # YAML 1.1 reads the key `on` as True
 
 
-def test_every_push_and_pull_request_runs_the_whole_suite_on_311_and_313_as_ci_does():
+def test_every_push_and_pull_request_runs_the_whole_suite_on_311_and_what_differs_by_python_on_313():
     wf, triggers = _workflow()
     assert triggers["push"]["branches"] == ["main"] and "pull_request" in triggers
     test = wf["jobs"]["test"]
-    assert test["strategy"]["matrix"]["python"] == ["3.11", "3.13"]
-    run = next(s["run"] for s in test["steps"] if ".ci/run" in s.get("run", ""))
-    assert "set -euo pipefail" in run
+    matrix = test["strategy"]["matrix"]
+    assert matrix["python"] == ["3.11", "3.13"]
+    args = {entry["python"]: entry["pytest_args"] for entry in matrix["include"]}
+    assert args == {"3.11": "", "3.13": '-m "not binder and not colab"'}  # the whole suite on 3.11
+    step = next(s for s in test["steps"] if ".ci/run" in s.get("run", ""))
+    assert "set -euo pipefail" in step["run"] and step["env"]["PYTEST_ARGS"] == "${{ matrix.pytest_args }}"
+    runtime = (ROOT / "runtime.txt").read_text().strip()
+    assert runtime == "python-3.11", "Binder's Python: the binder tests run in the 3.11 job only"
+    # .ci/run runs `make test`, which hands PYTEST_ARGS to pytest.
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+    assert re.search(r"^\t\$\(PY\) -m pytest \$\(PYTEST_ARGS\)$", (ROOT / "Makefile").read_text(), re.M)
 
 
 def test_least_permissions_per_job_and_pages_deployed_only_from_main():
@@ -64,7 +73,7 @@ def test_least_permissions_per_job_and_pages_deployed_only_from_main():
 
 def test_the_colab_branch_is_pushed_with_what_make_colab_made_to_the_branch_the_buttons_open():
     wf, _ = _workflow()
-    notebooks = load_tool("tools/sphinx_ext/notebooks.py")
+    from sphinx_ext import notebooks
     job = wf["jobs"]["colab-branch"]
     fetched = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/download-artifact@"))
     build = wf["jobs"]["build"]["steps"]

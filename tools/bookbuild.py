@@ -1,6 +1,6 @@
 """What the tests and the benchmarks share: the book's pages in _toc.yml order, and builds of a copy.
 
-Loaded from its file (tests/conftest.py, benchmarks/run.py); not part of the package.
+Imported by the tests (pyproject.toml puts tools/ on their path) and the benchmarks; not part of the package.
 """
 
 import json
@@ -15,6 +15,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = Path(sys.executable).parent.parent  # the environment running the tests: .venv
+# Chromium for the browser tests and `make pdf`: $CHROMIUM, else Debian's `chromium`.
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 
 
 def _entries(node):

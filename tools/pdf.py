@@ -9,16 +9,14 @@ Usage: python tools/pdf.py SINGLEHTML_DIR OUTPUT.pdf
 """
 
 import functools
-import os
-import shutil
 import sys
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from bookbuild import CHROMIUM  # tools/, this script's folder
 from playwright.sync_api import sync_playwright
 
-CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium")
 PAGE = "book/intro.html"  # the single page, named after the root document (_toc.yml's root)
 
 
@@ -33,7 +31,7 @@ class Book(SimpleHTTPRequestHandler):
 
 
 def main(site, output):
-    if not CHROMIUM:
+    if not Path(CHROMIUM).is_file():
         sys.exit("Chromium not found: apt-get install chromium (Debian/Ubuntu), or set CHROMIUM")
     server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Book, directory=site))
     threading.Thread(target=server.serve_forever, daemon=True).start()

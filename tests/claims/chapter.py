@@ -39,11 +39,13 @@ class Chapter:
         (code,) = [code for options, code in self.code_cells() if "thebe-init" in options]
         return code
 
-    def solutions(self):
-        """{exercise label: the code of each cell of its solution}."""
+    def solutions(self, shown=False):
+        """{exercise label: the code of each cell of its solution}, in the chapter's order; with ``shown``,
+        only the cells a reader sees (not those removed: glue)."""
         pattern = r"^```\{solution-start\} (\S+)\n(.*?)^```\{solution-end\}"
         blocks = re.findall(pattern, self.source, re.S | re.M)
-        return {label: [code for _, code in self.code_cells(body)] for label, body in blocks}
+        return {label: [code for options, code in self.code_cells(body)
+                        if not (shown and "remove-cell" in options)] for label, body in blocks}
 
     def run_solutions_alone(self):
         """Run each solution after only the set-up cell, in a fresh namespace, as a reader of live code

