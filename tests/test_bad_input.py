@@ -68,6 +68,12 @@ CASES = [
      r"model.w is a tf.Variable of dtype int32"),
     ("compiled lr nan", lambda: tb.compiled.train_compiled(tb.Model(), X, Y, learning_rate=float("nan")),
      ValueError, r"learning_rate must be finite, got nan"),
+    ("compiled shape mismatch", lambda: tb.compiled.train_compiled(tb.Model(), X, Y[:5]), ValueError,
+     r"inputs and outputs must have the same shape, got inputs.shape=\(8,\) and outputs.shape=\(5,\)"),
+    ("compiled loop shape mismatch",
+     lambda: tb.compiled.compile_loop(tb.Model(), 0.1)(tf.constant(X), tf.constant(Y[:1]), tf.constant(1)),
+     ValueError, r"target_y and predicted_y must have the same shape, "
+                 r"got target_y.shape=\(1,\) and predicted_y.shape=\(8,\)"),
     ("int variables", lambda: tb.train(IntModel(), X, Y), TypeError,
      r"model.w is a tf.Variable of dtype int32; it must be a floating-point dtype .* returns None"),
     ("int variables, one epoch", lambda: tb.train(IntModel(), X, Y, epochs=1), TypeError,
@@ -76,7 +82,18 @@ CASES = [
      r"model.w must be a tf.Variable, got <tf.Tensor"),
     ("nan weight", lambda: tb.Model(w=float("nan")), ValueError, r"w must be finite, got nan"),
     ("bool weight", lambda: tb.Model(b=True), TypeError, r"b must be a real number, got True \(bool\)"),
+    ("weight beyond float32", lambda: tb.Model(w=1e39), ValueError,
+     r"w must lie within float32's range, from -3.4028234663852886e\+38 to 3.4028234663852886e\+38, "
+     r"since the parameters are float32 variables; got 1e\+39"),
+    ("bias beyond float32", lambda: tb.Model(b=np.float64(-3.5e38)), ValueError,
+     r"b must lie within float32's range, .*; got -3.5e\+38"),
+    ("keras weight beyond float32", lambda: tb.KerasModel(w=1e39), ValueError,
+     r"w must lie within float32's range, .*; got 1e\+39"),
+    ("raw-variable keras weight beyond float32", lambda: tb.RawVariableModel(b=-1e300), ValueError,
+     r"b must lie within float32's range, .*; got -1e\+300"),
     ("random seed negative", lambda: tb.Model.random(seed=-1), ValueError, r"seed must be >= 0, got -1"),
+    ("random scale beyond float32", lambda: tb.Model.random(seed=0, scale=1e39), ValueError,
+     r"scale must lie within float32's range.*got 1e\+39"),
     ("random seed float", lambda: tb.Model.random(seed=1.5), TypeError, r"seed must be an integer, got 1.5"),
     ("random scale zero", lambda: tb.Model.random(seed=0, scale=0), ValueError,
      r"scale must be > 0, got 0.0"),
@@ -173,6 +190,24 @@ def test_errors_are_raised_before_any_update():
             train(column, X, Y)
     for trained in (model, column):
         assert (float(trained.w), float(trained.b)) == (2.0, 1.0)
+
+
+def test_the_compiled_loop_refuses_mismatched_shapes_on_every_call_even_after_a_relaxed_trace():
+    """Review of issue 17: the loop traces with reduce_retracing=True, so after calls on 5 and 7 examples its
+    graph takes inputs of any length, (None,), and the check inside train_step, run only when tracing, let
+    5 inputs with 1 target through (they broadcast). The loop now checks every call's shapes first."""
+    model = tb.Model()
+    loop = tb.compiled.compile_loop(model, 0.1)
+    x, y = tf.constant(X), tf.constant(Y)
+    loop(x[:5], y[:5], tf.constant(1))
+    loop(x[:7], y[:7], tf.constant(1))
+    before = (float(model.w), float(model.b))
+    for bad_x, bad_y in ((x[:5], y[:1]), (x[:5], y[:7]), (x[:5], tf.reshape(y[:5], (5, 1)))):
+        with pytest.raises(ValueError, match=r"target_y and predicted_y must have the same shape, got "
+                                             rf"target_y.shape={re.escape(str(tuple(bad_y.shape)))} and "
+                                             r"predicted_y.shape=\(5,\)"):
+            loop(bad_x, bad_y, tf.constant(1))
+    assert (float(model.w), float(model.b)) == before  # refused before the graph ran a step
 
 
 def test_scalar_tensors_and_variables_are_numbers():

@@ -125,6 +125,69 @@ def test_untracked_variables_looks_into_sublayers_and_names_a_bad_argument():
         tb.untracked_variables(tb.Model())
 
 
+class RawLayer(keras.layers.Layer):
+    """A layer whose one variable is a raw tf.Variable: Keras 3 does not track it."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.scale = tf.Variable(2.0, name="scale")
+
+    def call(self, x):
+        return self.scale * x
+
+
+def test_untracked_variables_walks_the_layers_of_sequential_and_functional_models():
+    """Review of issue 17: a Sequential holds its layers only in _layers, which the walk skipped, so
+    untracked_variables returned [] for one with a raw-variable layer; model.layers lists them."""
+    sequential = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1), RawLayer()])
+    inputs = keras.Input((1,))
+    functional = keras.Model(inputs, RawLayer()(keras.layers.Dense(1)(inputs)))
+    assert [type(layer).__name__ for layer in functional.layers] == ["InputLayer", "Dense", "RawLayer"]
+    assert tb.untracked_variables(sequential) == ["model.layers[1].scale"]
+    assert tb.untracked_variables(functional) == ["model.layers[2].scale"]
+    outer = keras.Sequential([keras.Input((1,)), sequential])  # a model inside a model
+    assert tb.untracked_variables(outer) == ["model.layers[0].layers[1].scale"]
+
+    class Holder(keras.Model):  # its layers are attributes and in model.layers: each is named once
+        def __init__(self):
+            super().__init__()
+            self.inner = RawLayer()
+            self.dense = keras.layers.Dense(1)
+            self._hidden = RawLayer()  # an underscored attribute: reached through model.layers
+
+        def call(self, x):
+            return self.dense(self.inner(x)) + self._hidden(x)
+
+    holder = Holder()
+    holder(tf.zeros((2, 1)))
+    assert tb.untracked_variables(holder) == ["model.inner.scale", "model.layers[2].scale"]
+    plain = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    assert tb.untracked_variables(plain) == []
+
+
+def test_weight_history_refuses_a_raw_variable_beside_trainable_weights(data):
+    """fit trains the Dense layer and leaves the raw variable, without a warning; WeightHistory refuses."""
+    def model():
+        made = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1), RawLayer()])
+        made.compile(optimizer=keras.optimizers.SGD(LR), loss="mse")
+        return made
+
+    quiet = model()
+    kernel = quiet.layers[0].kernel.numpy().copy()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        quiet.fit(data.x[:, None], data.y[:, None], batch_size=1000, epochs=2, verbose=0)
+    assert caught == [] and len(quiet.trainable_weights) == 2
+    assert not np.array_equal(quiet.layers[0].kernel.numpy(), kernel) and quiet.layers[1].scale.numpy() == 2.0
+    refused = model()
+    with pytest.raises(TypeError, match=r"^model\.layers\[1\]\.scale is a raw tf\.Variable, which "
+                                        r"Keras 3 does not track: fit trains only what "
+                                        r"model\.trainable_weights lists"):
+        refused.fit(data.x[:, None], data.y[:, None], batch_size=1000, epochs=1, verbose=0,
+                    callbacks=[tb.WeightHistory()])
+    assert int(refused.optimizer.iterations.numpy()) == 0  # refused before the first step
+
+
 def test_weight_history_refuses_a_model_without_trainable_weights(data):
     frozen = tb.KerasModel()
     frozen.trainable = False

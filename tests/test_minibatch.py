@@ -175,3 +175,21 @@ def test_the_order_depends_on_the_global_seed_only_when_it_is_set():
 
     assert random_seed.DEFAULT_GRAPH_SEED == 87654321
 
+
+
+def test_train_minibatches_checks_its_data_once_per_call(data, monkeypatch):
+    """Review of issue 17: train_minibatches checked x and y in _check_training, then minibatches checked them
+    again; the data are now checked once, by minibatches, while minibatches alone still checks them."""
+    from training_basics import checks
+
+    checked = []
+    as_float_array = checks._as_float_array
+    monkeypatch.setattr(checks, "_as_float_array", lambda name, value: (checked.append(name),
+                                                                          as_float_array(name, value))[1])
+    tb.train_minibatches(tb.Model(), data.x, data.y, batch_size=100, epochs=2)
+    assert checked == ["inputs", "outputs"]
+    checked.clear()
+    tb.minibatches(data.x, data.y, 100)
+    assert checked == ["inputs", "outputs"]
+    with pytest.raises(ValueError, match=r"outputs must hold only finite numbers, but outputs\[3\] is nan"):
+        tb.train_minibatches(tb.Model(), data.x[:4], np.r_[data.y[:3], np.nan], batch_size=2)

@@ -91,7 +91,7 @@ def test_model_reads_as_the_labs_class_with_the_check_first():
 
     body = inspect.getsource(tb.Model.__init__).splitlines()[1:]
     assert [line.strip().split("  #")[0] for line in body] == [
-        'w, b = _check_number("w", w), _check_number("b", b)',
+        'w, b = _check_parameter("w", w), _check_parameter("b", b)',
         "super().__init__(**kwargs)",
         'self.w = tf.Variable(w, name="w")',
         'self.b = tf.Variable(b, name="b")',

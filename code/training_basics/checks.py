@@ -49,9 +49,14 @@ def _check_finite_parameters(model, epoch, learning_rate):
 def _check_training(model, inputs, outputs, epochs, learning_rate):
     """The arguments of a training loop, checked: (x, y, epochs, learning_rate), x and y float32 tensors."""
     x, y = _check_xy(inputs, outputs, "inputs", "outputs")
+    return (x, y, *_check_loop(model, epochs, learning_rate))
+
+
+def _check_loop(model, epochs, learning_rate):
+    """A training loop's arguments other than the data, checked: (epochs, learning_rate)."""
     epochs, learning_rate = _check_count("epochs", epochs), _check_learning_rate(learning_rate)
     _check_trainable(model)
-    return x, y, epochs, learning_rate
+    return epochs, learning_rate
 
 
 def _as_float_array(name, value):
@@ -109,6 +114,20 @@ def _check_number(name, value):
     value = float(value)
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}")
+    return value
+
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # the largest magnitude a float32 holds, about 3.4e38
+
+
+def _check_parameter(name, value):
+    """A finite number that a float32 variable can hold, as a Python float: what ``tf.Variable`` gets."""
+    value = _check_number(name, value)
+    if abs(value) > FLOAT32_MAX:
+        raise ValueError(
+            f"{name} must lie within float32's range, from -{FLOAT32_MAX} to {FLOAT32_MAX}, "
+            f"since the parameters are float32 variables; got {value}"
+        )
     return value
 
 

@@ -15,16 +15,20 @@ from .checks import (
     _check_not_diverging,
     _check_trainable,
     _check_training,
+    check_same_shape,
 )
 from .training import History, train_step
 
 
 def compile_loop(model, learning_rate, jit_compile=False):
-    """A graph function ``loop(x, y, epochs) -> (w, b, loss)``, each a tensor of shape (epochs,).
+    """A function ``loop(x, y, epochs) -> (w, b, loss)``, one graph call; each a tensor of shape (epochs,).
 
     ``w[i]``, ``b[i]`` are the values before step i (full batch), ``loss[i]`` the loss there.
-    Trace it once, call it many times. The arguments are checked here, once, not
-    in the traced step.
+    Trace it once, call it many times. The model and the learning rate are checked here,
+    once. Every call of ``loop`` checks that ``y`` has the shape of the model's output
+    before the graph runs: the check inside ``train_step`` runs only when the step is
+    traced, and a trace relaxed to inputs of any length, shape (None,), cannot see that
+    5 targets and 1 prediction differ, which would then broadcast into a wrong loss.
 
     Taught in: book/training-loop.md
     """
@@ -32,7 +36,7 @@ def compile_loop(model, learning_rate, jit_compile=False):
     _check_trainable(model)
 
     @tf.function(jit_compile=jit_compile, reduce_retracing=True)
-    def loop(x, y, epochs):
+    def graph_loop(x, y, epochs):
         ws = tf.TensorArray(tf.float32, size=epochs)
         bs = tf.TensorArray(tf.float32, size=epochs)
         losses = tf.TensorArray(tf.float32, size=epochs)
@@ -41,6 +45,10 @@ def compile_loop(model, learning_rate, jit_compile=False):
             bs = bs.write(i, model.b.read_value())
             losses = losses.write(i, train_step(model, x, y, learning_rate))
         return ws.stack(), bs.stack(), losses.stack()
+
+    def loop(x, y, epochs):
+        check_same_shape(y, model(x))  # on every call, with the shapes of this call
+        return graph_loop(x, y, epochs)
 
     return loop
 

@@ -9,7 +9,7 @@ to be detected by ``untracked_variables``.
 import keras
 import tensorflow as tf
 
-from .checks import _check_number
+from .checks import _check_parameter
 from .loss import l2_loss
 from .training import History
 
@@ -27,7 +27,7 @@ class KerasModel(keras.Model):
 
     def __init__(self, w=2.0, b=1.0, **kwargs):
         super().__init__(**kwargs)
-        self.start = (_check_number("w", w), _check_number("b", b))
+        self.start = (_check_parameter("w", w), _check_parameter("b", b))
         self.w = self.add_weight(shape=(), initializer=keras.initializers.Constant(self.start[0]), name="w")
         self.b = self.add_weight(shape=(), initializer=keras.initializers.Constant(self.start[1]), name="b")
         self.built = True  # the weights exist now: nothing is left to build before loading or training
@@ -104,7 +104,7 @@ class RawVariableModel(keras.Model):
     """
 
     def __init__(self, w=2.0, b=1.0, **kwargs):
-        w, b = _check_number("w", w), _check_number("b", b)  # finite numbers, as Python floats: float32
+        w, b = _check_parameter("w", w), _check_parameter("b", b)  # numbers a float32 holds, as Python floats
         super().__init__(**kwargs)
         self.w = tf.Variable(w, name="w")
         self.b = tf.Variable(b, name="b")
@@ -114,29 +114,37 @@ class RawVariableModel(keras.Model):
 
 
 def untracked_variables(model, path="model"):
-    """Where ``model`` and the layers its attributes hold keep a raw ``tf.Variable``: a sorted list of paths.
+    """Where ``model`` and its layers keep a raw ``tf.Variable``: a sorted list of paths.
 
     Keras 3 trains only ``keras.Variable``s (``add_weight``); a ``tf.Variable`` attribute is
     in none of ``weights``, ``trainable_weights`` or ``trainable_variables``, so ``fit``
-    never updates it. Returns e.g. ``["model.b", "model.w"]``, or ``["model.inner.scale"]``
-    for one in a layer held as ``model.inner``; ``[]`` when there is none.
+    never updates it. Returns e.g. ``["model.b", "model.w"]``, ``["model.inner.scale"]``
+    for one in a layer held as ``model.inner``, or ``["model.layers[1].scale"]`` for one in
+    the second layer of a ``Sequential`` or functional model; ``[]`` when there is none.
+    Variables are looked for among all attributes; layers among the public attributes,
+    in lists held by them, and in a model's ``layers``.
 
     Taught in: book/keras.md
     """
     if not isinstance(model, keras.layers.Layer):
         raise TypeError(f"model must be a keras.Model or keras.layers.Layer, got {type(model).__name__}")
-    found = []
+    found, layers = [], {}  # layers: each layer it holds, by id, with the first path that reaches it
     for name, value in vars(model).items():
         if isinstance(value, tf.Variable):
             found.append(f"{path}.{name}")
-        elif name.startswith("_"):  # Keras's own attributes, such as _layers, hold the same layers again
+        elif name.startswith("_"):  # Keras's own, such as _layers: a model's are walked below, by .layers
             continue
         elif isinstance(value, keras.layers.Layer):
-            found += untracked_variables(value, f"{path}.{name}")
+            layers.setdefault(id(value), (f"{path}.{name}", value))
         elif isinstance(value, (list, tuple)):  # a list of layers
             for index, item in enumerate(value):
                 if isinstance(item, keras.layers.Layer):
-                    found += untracked_variables(item, f"{path}.{name}[{index}]")
+                    layers.setdefault(id(item), (f"{path}.{name}[{index}]", item))
+    if isinstance(model, keras.Model):  # a Sequential or functional model has its layers only here
+        for index, layer in enumerate(model.layers):
+            layers.setdefault(id(layer), (f"{path}.layers[{index}]", layer))
+    for layer_path, layer in layers.values():
+        found += untracked_variables(layer, layer_path)
     return sorted(found)
 
 
@@ -145,8 +153,8 @@ def _check_keras_trainable(model):
     raw = untracked_variables(model)
     if raw:
         raise TypeError(
-            f"{', '.join(raw)} {'is a' if len(raw) == 1 else 'are'} raw tf.Variable, which Keras 3 does not "
-            "track: model.trainable_weights is [] and fit would train nothing. "
+            f"{', '.join(raw)} {'is a raw tf.Variable' if len(raw) == 1 else 'are raw tf.Variables'}, which "
+            "Keras 3 does not track: fit trains only what model.trainable_weights lists. "
             "Create weights with self.add_weight(...) instead"
         )
     if not model.trainable_weights:

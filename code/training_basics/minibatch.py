@@ -5,7 +5,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from .checks import _check_count, _check_finite_parameters, _check_not_diverging, _check_training, _check_xy
+from .checks import _check_count, _check_finite_parameters, _check_loop, _check_not_diverging, _check_xy
 from .training import History, train_step
 
 
@@ -43,12 +43,12 @@ def train_minibatches(model, inputs, outputs, batch_size, epochs=15, learning_ra
     None or >= N it is one full-batch step, as in ``train``. The ``History`` has one entry
     per step, and ``epoch[i]`` is the epoch of step i. ``log(epoch, w, b, loss)``, if given,
     is called once per epoch with w and b before the epoch's first step and the loss of its
-    first batch there. Checks and errors as ``train``'s.
+    first batch there. Checks and errors as ``train``'s; the data are checked once, by ``minibatches``.
 
     Taught in: book/minibatches.md
     """
-    x, y, epochs, learning_rate = _check_training(model, inputs, outputs, epochs, learning_rate)
-    dataset = minibatches(x, y, batch_size, seed)
+    epochs, learning_rate = _check_loop(model, epochs, learning_rate)
+    dataset = minibatches(inputs, outputs, batch_size, seed)  # which checks the data, batch_size and seed
 
     ws, bs, losses, epoch_of = [], [], [], []
     for epoch in range(epochs):

@@ -2,7 +2,7 @@
 
 import tensorflow as tf
 
-from .checks import _check_count, _check_number
+from .checks import _check_count, _check_parameter
 
 
 class Model(tf.Module):
@@ -16,7 +16,7 @@ class Model(tf.Module):
     """
 
     def __init__(self, w=2.0, b=1.0, **kwargs):
-        w, b = _check_number("w", w), _check_number("b", b)  # finite numbers, as Python floats: float32
+        w, b = _check_parameter("w", w), _check_parameter("b", b)  # numbers a float32 holds, as Python floats
         super().__init__(**kwargs)
         self.w = tf.Variable(w, name="w")
         self.b = tf.Variable(b, name="b")
@@ -32,7 +32,7 @@ class Model(tf.Module):
         Taught in: book/model.md
         """
         seed = _check_count("seed", seed)
-        scale = _check_number("scale", scale)
+        scale = _check_parameter("scale", scale)
         if scale <= 0:
             raise ValueError(f"scale must be > 0, got {scale}")
         w, b = tf.random.stateless_normal([2], seed=[seed, 0], stddev=scale).numpy()

@@ -225,6 +225,50 @@ def test_keras__the_trap__weight_history_stops_fit_naming_the_variables_and_the_
         trap.fit(lab["x"], lab["y"], batch_size=N, epochs=1, verbose=0, callbacks=[tb.WeightHistory()])
 
 
+def test_keras__summary__untracked_variables_looks_into_layers_and_weight_history_refuses_even_beside_weights(
+        lab):
+    """Review of issue 17: untracked_variables skipped _layers, where a Sequential keeps its layers, and found
+    nothing in Sequential([Input, Dense, RawLayer]); WeightHistory then did not refuse it. Now both hold,
+    and fit on such a model trains the Dense weights and leaves the raw variable, without a warning."""
+    assert CHAPTER.says("The package detects the cause by looking for raw `tf.Variable`s among the "
+                        "attributes of a model and of its layers: the layers held as attributes, and those "
+                        "in `model.layers`, where a `Sequential` or functional model lists its own:")
+    assert CHAPTER.says("so a `fit` that would leave such a variable untrained stops with an error that "
+                        "names the variables and the fix")
+    assert CHAPTER.says("`tb.untracked_variables` finds such attributes, in the model and in its layers, "
+                        "and `tb.WeightHistory` refuses to train a model that has one, even when its other "
+                        "weights are trainable.")
+
+    class RawLayer(keras.layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.scale = tf.Variable(2.0)
+
+        def call(self, x):
+            return self.scale * x
+
+    def with_dense():
+        model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1), RawLayer()])
+        model.compile(optimizer=keras.optimizers.SGD(LR), loss="mse")
+        return model
+
+    inputs = keras.Input((1,))
+    functional = keras.Model(inputs, RawLayer()(inputs))
+    assert tb.untracked_variables(functional) == ["model.layers[1].scale"]
+    assert tb.untracked_variables(tb.RawVariableModel()) == ["model.b", "model.w"]
+    quiet = with_dense()
+    assert tb.untracked_variables(quiet) == ["model.layers[1].scale"] and len(quiet.trainable_weights) == 2
+    x, y = lab["x"][:, None], lab["y"][:, None]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        quiet.fit(x, y, batch_size=N, epochs=2, verbose=0)
+    assert caught == [] and float(quiet.layers[1].scale.numpy()) == 2.0  # untrained, and no warning
+    for model in (with_dense(), tb.RawVariableModel()):
+        model.compile(optimizer=keras.optimizers.SGD(LR), loss="mse")
+        with pytest.raises(TypeError, match=r"raw tf\.Variables?, which Keras 3 does not track"):
+            model.fit(x, y, batch_size=N, epochs=1, verbose=0, callbacks=[tb.WeightHistory()])
+
+
 # --- A custom train_step -----------------------------------------------------------------------------
 
 
@@ -559,6 +603,29 @@ def test_keras__how_fast__the_table_has_every_way_the_brief_names_and_each_ends_
         train_epochs(model)
         end = (float(model.w.numpy()), float(model.b.numpy()))
         assert end == pytest.approx((lab["history"].final_w, lab["history"].final_b), abs=1e-6), name
+    assert len(namespace["xla_loops"]) == 1
+
+
+def test_keras__how_fast__each_way_trains_the_model_it_is_given():
+    """Review of issue 17: in_graph_loop(model) ignored its argument ("model is xla_model, which xla_loop
+    trains"). Each function of the ways cell now uses every argument it takes, and the compiled loop trains
+    the model it is given, whichever it is."""
+    import ast
+
+    code = cell("ways = {")
+    for function in (node for node in ast.walk(ast.parse(code)) if isinstance(node, ast.FunctionDef)):
+        used = {node.id for node in ast.walk(function) if isinstance(node, ast.Name)}
+        assert {arg.arg for arg in function.args.args} <= used, function.name
+    namespace = {}
+    exec(CHAPTER.setup_code(), namespace)
+    exec(code, namespace)
+    models = [tb.Model(), tb.Model(w=0.0, b=0.0)]
+    for model in models:
+        namespace["in_graph_loop"](model)
+    reference = [tb.train(tb.Model(w=w, b=b), namespace["x"], namespace["y"], EPOCHS, LR) for w, b in
+                 ((2.0, 1.0), (0.0, 0.0))]
+    for model, run in zip(models, reference, strict=True):
+        assert (float(model.w), float(model.b)) == pytest.approx((run.final_w, run.final_b), abs=1e-6)
 
 
 # --- Exercises ---------------------------------------------------------------------------------------

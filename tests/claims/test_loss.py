@@ -141,19 +141,57 @@ def test_loss__the_shapes_must_match__l2_loss_refuses_before_computing_anything(
         tb.l2_loss(tf.zeros(4), tf.zeros((4, 1)))
 
 
-def test_loss__the_shapes_must_match__the_check_runs_in_every_step_and_reads_only_the_shapes(monkeypatch):
-    assert CHAPTER.says("runs on every call, in every training step too; it reads the two shapes, not the "
-                        "numbers.")
+def test_loss__the_shapes_must_match__eagerly_every_step_traced_once_and_the_compiled_loop_checks_itself(
+        monkeypatch):
+    """Review of issue 17: the text said the check "runs on every call, in every training step too". Under
+    tf.function it runs once, when the step is traced, and a trace relaxed to shape (None,) let x of shape
+    (5,) and y of shape (1,) through; the loop of compile_loop (reduce_retracing=True) ran them."""
+    assert "runs on every call, in every training step too" not in CHAPTER.prose
+    assert CHAPTER.says("and the check, one line before it, reads the two shapes, not the numbers. Run "
+                        "eagerly, as `tb.train` runs it, the check runs on every call, in every training "
+                        "step. Under `tf.function`, as in Keras's `fit` or the compiled loop of {ref}`the "
+                        "training loop chapter <chapter-training-loop>`, it runs once, when the step is "
+                        "traced, on the shapes of that trace; a step traced for inputs of any length, shape "
+                        "`(None,)`, cannot compare the lengths of the two, and a single target then "
+                        "broadcasts against all the predictions without an error. That is why the loop that "
+                        "`tb.compiled.compile_loop` returns checks the shapes of its arguments itself, on "
+                        "every call.")
     from types import SimpleNamespace
+
+    import keras
 
     tb.checks.check_same_shape(SimpleNamespace(shape=(3,)), SimpleNamespace(shape=(3,)))  # no numbers at all
     with pytest.raises(ValueError, match="must have the same shape"):
         tb.checks.check_same_shape(SimpleNamespace(shape=(3,)), SimpleNamespace(shape=(3, 1)))
     calls = []
-    monkeypatch.setattr(tb.loss, "check_same_shape", lambda *shapes: calls.append(shapes))
+    checked = tb.checks.check_same_shape
+    monkeypatch.setattr(tb.loss, "check_same_shape", lambda *shapes: (calls.append(shapes), checked(*shapes)))
     x, y = tb.synthesize(num_examples=10)
     tb.train(tb.Model(), x, y, epochs=3)
-    assert len(calls) == 3  # once per step
+    assert len(calls) == 3  # eagerly: once per step
+    calls.clear()
+    graph_step, model = tf.function(tb.train_step), tb.Model()
+    for _ in range(5):
+        graph_step(model, x, y, 0.1)
+    assert len(calls) == 1  # traced: once, whatever the number of steps
+    calls.clear()
+    keras_model = tb.CustomStepModel()
+    keras_model.compile(optimizer=keras.optimizers.SGD(0.1))
+    keras_model.fit(x, y, batch_size=10, epochs=5, shuffle=False, verbose=0)
+    assert len(calls) == 1  # fit traces its step once
+    # a trace for any length, (None,), passes 1 target with 5 predictions: they broadcast, no error
+    relaxed, model = tf.function(tb.train_step, reduce_retracing=True), tb.Model()
+    relaxed(model, x[:5], y[:5], 0.1)
+    relaxed(model, x[:7], y[:7], 0.1)
+    broadcast = float(tf.reduce_mean(tf.square(y[0] - model(x[:5]))))  # one target against each prediction
+    assert float(relaxed(model, x[:5], y[:1], 0.1)) == pytest.approx(broadcast, rel=1e-6)
+    assert relaxed.experimental_get_tracing_count() == 2 and calls[-1][0].shape.as_list() == [None]
+    # the compiled loop checks each call's shapes, before its graph runs, on the same sequence of calls
+    loop = tb.compiled.compile_loop(tb.Model(), 0.1)
+    loop(x[:5], y[:5], tf.constant(2))
+    loop(x[:7], y[:7], tf.constant(2))
+    with pytest.raises(ValueError, match=r"target_y.shape=\(1,\) and predicted_y.shape=\(5,\)"):
+        loop(x[:5], y[:1], tf.constant(2))
 
 
 def test_loss__exercises__off_by_a_constant_costs_c_squared_whatever_n():

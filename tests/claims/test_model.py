@@ -101,21 +101,49 @@ def test_model__parameters_are_variables__the_tape_differentiates_floating_point
 
 
 def test_model__parameters_are_variables__the_check_first_then_the_labs_lines_give_float32():
-    """Issue 17: the constructor wrapped tf.Variable(...) in the check; now the check comes first."""
+    """Issue 17: the constructor wrapped tf.Variable(...) in the check; now the check comes first. Review:
+    the two lines take the checked w and b, not the lab's constants 2.0 and 1.0: the text says so."""
+    assert "`super().__init__` are the lab's, with a name for each variable" not in CHAPTER.prose
     assert CHAPTER.says("The first line checks both numbers, so a bad one is refused at once (see the last "
                         "section), and turns each into a Python float. The two lines after "
-                        "`super().__init__` are the lab's, with a name for each variable, so `w` and `b` are "
-                        "**float32** variables whatever number is passed in")
+                        "`super().__init__` are the lab's `self.w = tf.Variable(2.0)` and "
+                        "`self.b = tf.Variable(1.0)` with the checked `w` and `b` in place of its two "
+                        "constants, and a name for each variable, so `w` and `b` are **float32** variables "
+                        "whatever number is passed in")
     import inspect
 
     body = [line.strip() for line in inspect.getsource(tb.Model.__init__).splitlines()[1:]]
-    assert body[0].startswith('w, b = _check_number("w", w), _check_number("b", b)')
+    assert body[0].startswith('w, b = _check_parameter("w", w), _check_parameter("b", b)')
     assert body[2:] == ['self.w = tf.Variable(w, name="w")', 'self.b = tf.Variable(b, name="b")']
+    lab = (tf.Variable(2.0), tf.Variable(1.0))  # the lab's two lines, with its constants
+    assert (tb.Model().w.numpy(), tb.Model().b.numpy()) == (lab[0].numpy(), lab[1].numpy())
     for w in (3, np.int64(3), np.float64(3.0), np.float16(3.0), tf.constant(3.0, tf.float64), 3.0):
         assert tb.Model(w=w).w.dtype == tf.float32, type(w)
     assert tf.Variable(np.float64(3.0)).dtype == tf.float64  # why the float first: the lab's line keeps it
     with pytest.raises(ValueError, match="w must be finite, got nan"):
         tb.Model(w=float("nan"))
+
+
+def test_model__bad_values_are_refused_at_once__a_number_beyond_float32_is_refused_naming_it():
+    """Review of issue 17: tb.Model(w=1e39) passed the check and failed inside tf.Variable, "out of range for
+    a double-precision float", which names neither w nor float32. Now it is refused with both."""
+    assert CHAPTER.says("A parameter must be a finite number, and one that a float32 variable can hold: no "
+                        "larger in size than the largest float32. Anything else is refused with a message "
+                        "that names the value and says what was expected, instead of surfacing later as a "
+                        "puzzling error deep in TensorFlow")
+    (cell,) = [code for options, code in CHAPTER.code_cells() if "tb.Model(w=bad)" in code]
+    assert 'for bad in [float("nan"), 1e39]:' in cell
+    largest = float(np.finfo(np.float32).max)
+    with pytest.raises(ValueError, match="out of range for a double-precision float"):
+        tf.Variable(1e39)  # the lab's line alone: a puzzling error that names neither w nor float32
+    span = re.escape(f"from -{largest} to {largest}")
+    for name, bad in (("w", 1e39), ("b", -3.5e38), ("w", np.nextafter(largest, np.inf))):
+        with pytest.raises(ValueError, match=rf"{name} must lie within float32's range, {span}, since the "
+                                             rf"parameters are float32 variables; got {re.escape(str(bad))}"):
+            tb.Model(**{name: bad})
+    edge = tb.Model(w=largest, b=-largest)  # the largest float32 itself is a parameter
+    assert (float(edge.w), float(edge.b)) == (largest, -largest)
+    assert float(tb.Model(w=1e-50).w) == 0.0  # a tiny number rounds to float32, as any number does
 
 
 @tf.function

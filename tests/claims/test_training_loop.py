@@ -449,6 +449,39 @@ def test_training_loop__the_same_loop_compiled__no_claim_that_dispatch_is_nearly
     ]
 
 
+def test_training_loop__the_same_loop_compiled__the_timed_call_makes_the_model_and_the_loop_checks_shapes(
+        lab, monkeypatch):
+    """Review of issue 17: "a call of `tb.train` makes its model": tb.train makes none, the timed lambda does.
+    The loop of compile_loop checks the shapes of its arguments on every call (the check in the traced step
+    runs only at tracing, see the loss chapter)."""
+    import inspect
+
+    import tensorflow as tf
+
+    assert "a call of `tb.train` makes its model" not in CHAPTER.prose
+    assert CHAPTER.says("Besides its steps, each timed call of the first row makes a new model, "
+                        "`tb.Model()`, and hands it to `tb.train`, which checks its arguments once and "
+                        "records and checks every epoch; the first row spreads all of that over its "
+                        "{glue:text}`loop-epochs` epochs. A call of the compiled loop, too, checks the "
+                        "shapes of its arguments once before its graph runs.")
+    assert CHAPTER.says("The function it returns, `loop`, checks on every call that `y` has the shape of the "
+                        "model's output, and then runs the graph: inside the graph the check of `tb.l2_loss` "
+                        "runs only when the step is traced")
+    assert "Model(" not in inspect.getsource(tb.train).split('"""')[2]  # tb.train makes no model
+    (timed,) = [code for options, code in CHAPTER.code_cells() if "measured" in options]
+    assert '"tb.train": (lambda: tb.train(tb.Model(), x, y, epochs, learning_rate), epochs)' in timed
+    checked, shapes = [], []
+    check_training, check_same_shape = tb.training._check_training, tb.compiled.check_same_shape
+    monkeypatch.setattr(tb.training, "_check_training", lambda *a: (checked.append(1), check_training(*a))[1])
+    monkeypatch.setattr(tb.compiled, "check_same_shape", lambda *a: (shapes.append(1), check_same_shape(*a)))
+    tb.train(tb.Model(), lab["x"], lab["y"], 15, 0.1)
+    assert len(checked) == 1  # its arguments, once per call of 15 epochs
+    loop = tb.compiled.compile_loop(tb.Model(), 0.1)
+    for _ in range(3):
+        loop(lab["x"], lab["y"], tf.constant(15))
+    assert len(shapes) == 3  # once per call of the loop, not per epoch
+
+
 def test_training_loop__the_same_loop_compiled__timings_only_in_a_measured_cell_and_never_glued():
     timed = [(options, code) for options, code in CHAPTER.code_cells() if "perf_counter" in code]
     assert len(timed) == 1 and "measured" in timed[0][0]
