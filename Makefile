@@ -78,15 +78,18 @@ node_modules/.installed: package.json package-lock.json
 	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund --silent && touch $@; \
 	else echo "npm not found: the browser tests will skip (apt-get install npm)"; fi
 
-# PYTEST_ARGS: what to run, as pytest takes it (`make test PYTEST_ARGS="tests/test_book.py -x"`).
+# The tests on both cores, each file's tests in one worker (-n 2 --dist loadfile: a module's fixture,
+# such as Binder's environment, is made once); the first that needs the site runs `make book` (the
+# checkout's own build, reused if up to date). PYTEST_ARGS: what to run, as pytest takes it
+# (`make test PYTEST_ARGS="tests/test_book.py -x"`).
 test: lint node_modules/.installed
 	@[ -n "$${CHROMIUM:-}" ] || command -v chromium >/dev/null || echo "Chromium not found: the browser tests will skip (apt-get install chromium, or set CHROMIUM)"
 	@command -v pdftotext >/dev/null || echo "pdftotext not found: the PDF test will skip (apt-get install poppler-utils)"
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 # What an author runs after an edit: no build, no browser, no worker processes or new environments.
 check: lint
-	$(PY) -m pytest -q -m "not book and not browser and not binder and not slow"
+	$(PY) -m pytest -n 2 -q -m "not book and not browser and not binder and not slow"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -1,5 +1,6 @@
 """Shared fixtures, and the CI rule: in CI (CI=true) a skipped test is a failure."""
 
+import fcntl
 import functools
 import http.server
 import os
@@ -49,7 +50,10 @@ def pytest_runtest_makereport(item, call):
 def built_book():
     """The checkout's own site, as `make book` leaves it in _build: built now if anything it is made from
     is newer, else reused (a rerun after `make book` builds nothing, and CI's artifact is the real site)."""
-    result = subprocess.run(bookbuild.make_command("book"), cwd=ROOT, capture_output=True, text=True)
+    (ROOT / "_build").mkdir(exist_ok=True)
+    with open(ROOT / "_build" / ".make-book.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two pytest-xdist workers: one builds, the other finds it built
+        result = subprocess.run(bookbuild.make_command("book"), cwd=ROOT, capture_output=True, text=True)
     if result.returncode != 0:
         pytest.fail(f"make book failed:\n{result.stdout[-6000:]}\n{result.stderr[-6000:]}")
     return ROOT / "_build"

@@ -55,7 +55,7 @@ def test_every_push_and_pull_request_runs_the_whole_suite_on_311_and_what_differ
     assert runtime == "python-3.11", "Binder's Python: the binder tests run in the 3.11 job only"
     # .ci/run runs `make test`, which hands PYTEST_ARGS to pytest.
     assert "make test" in (ROOT / ".ci" / "run").read_text()
-    assert re.search(r"^\t\$\(PY\) -m pytest \$\(PYTEST_ARGS\)$", (ROOT / "Makefile").read_text(), re.M)
+    assert re.search(r"^\t\$\(PY\) -m pytest .*\$\(PYTEST_ARGS\)$", (ROOT / "Makefile").read_text(), re.M)
 
 
 def test_least_permissions_per_job_and_pages_deployed_only_from_main():
