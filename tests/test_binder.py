@@ -3,10 +3,11 @@
 repo2docker (mybinder.org) builds the image from the repository root: Python from runtime.txt,
 `pip install -r requirements.txt`, then `./postBuild`; it then starts JupyterLab in the repository,
 and the launch button opens `lab/tree/book/NAME.md`. Here: a fresh virtual environment made from
-requirements.txt alone with pip (with the Python running the tests, not runtime.txt's), postBuild run
-in it, a JupyterLab server from that environment on 127.0.0.1 with a token, and headless Chromium as
-the reader: two chapters open at the launch URL as notebooks (not as text), run with "Run All Cells",
-show no error or stderr output, and show their figures. The launch links in the built pages are checked
+requirements.txt alone, resolved by pip (with the Python running the tests, not runtime.txt's), shown to
+be exactly the lock; then the lock's environment (make's .venv), postBuild run in it, a JupyterLab
+server from it on 127.0.0.1 with a token, and headless Chromium as the reader: two chapters open at the
+launch URL as notebooks (not as text), run with "Run All Cells", show no error or stderr output, and show
+their figures. The launch links in the built pages are checked
 too. tests/test_lab.py drives `make lab` the same way (tests/lab_driver.py).
 
 Every other page runs on Binder by composition, each half tested: JupyterLab reads a page with
@@ -128,50 +129,49 @@ def test_requirements_txt_installs_the_locked_set_and_the_package_editable():
 
 
 @pytest.fixture(scope="module")
-def binder_venv(tmp_path_factory):
-    """A fresh virtual environment with requirements.txt installed the way repo2docker installs it."""
-    venv = tmp_path_factory.mktemp("binder") / "venv"
+def resolved(tmp_path_factory):
+    """What repo2docker's `pip install -r requirements.txt` installs, in pip's own words: pip's resolution
+    in a fresh virtual environment, reported with --dry-run (the same resolver; nothing is installed)."""
+    root = tmp_path_factory.mktemp("binder")
+    venv = root / "venv"
     run([sys.executable, "-m", "venv", str(venv)])
-    # repo2docker: `${KERNEL_PYTHON_PREFIX}/bin/pip install --no-cache-dir -r requirements.txt` in the
-    # repository root (here with pip's cache, for speed; what gets installed is the same).
+    report = root / "pip-report.json"
     run(
-        [str(bin_(venv, "python")), "-m", "pip", "install", "--disable-pip-version-check",
-         "-r", "requirements.txt"],
+        [str(bin_(venv, "python")), "-m", "pip", "install", "--disable-pip-version-check", "--quiet",
+         "--dry-run", "--ignore-installed", "--report", str(report), "-r", "requirements.txt"],
         cwd=ROOT, env=binder_environ(venv),
     )
-    return venv
+    return json.loads(report.read_text())["install"]
 
 
 @pytest.fixture(scope="module")
-def post_built(binder_venv):
-    """postBuild as repo2docker runs it: ./postBuild in the repository root, the venv's bin/ on PATH."""
-    result = run(["./postBuild"], cwd=ROOT, env=binder_environ(binder_venv))
-    return binder_venv, result
+def post_built():
+    """postBuild as repo2docker runs it: ./postBuild in the repository root, the environment's bin/ on
+    PATH. The environment is the lock's, made by `make` (.venv): the one pip installs on Binder, as the
+    test below shows; the chapters then run in it as they would on Binder."""
+    venv = bookbuild.VENV
+    result = run(["./postBuild"], cwd=ROOT, env=binder_environ(venv))
+    return venv, result
 
 
-def test_the_environment_is_exactly_the_lock_with_the_package_editable(binder_venv):
-    python = str(bin_(binder_venv, "python"))
-    version = run([python, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"]).stdout.strip()
-    assert version in requires_python()  # the tests' Python; on Binder, runtime.txt's
-
-    pip_list = [python, "-m", "pip", "list", "--format", "json", "--disable-pip-version-check"]
-    env = binder_environ(binder_venv)  # no PYTHONPATH: pip would take code/ on it for the package
-    installed = json.loads(run(pip_list, env=env).stdout)
+def test_pip_installs_exactly_the_lock_with_the_package_editable(resolved):
     pins = locked_versions()
-    unlocked = {normalize(p["name"]): p["version"] for p in installed}.keys() - pins.keys()
-    # pip freeze (make lock) leaves out pip, setuptools and wheel; the package itself is the repository.
-    assert unlocked <= {"pip", "setuptools", "wheel", "training-basics"}, f"not in the lock: {unlocked}"
-    wrong = {
-        p["name"]: (p["version"], pins[normalize(p["name"])])
-        for p in installed if normalize(p["name"]) in pins and pins[normalize(p["name"])] != p["version"]
-    }
-    assert not wrong, f"installed (version, locked): {wrong}"
+    found = {normalize(item["metadata"]["name"]): item for item in resolved}
+    package = found.pop("training-basics")
+    assert package["download_info"]["url"] == ROOT.as_uri()
+    assert package["download_info"]["dir_info"].get("editable") is True, "the package is not editable"
+    unlocked = found.keys() - pins.keys()
+    assert not unlocked, f"not in the lock: {unlocked}"
+    wrong = {name: (item["metadata"]["version"], pins[name]) for name, item in found.items()
+             if item["metadata"]["version"] != pins[name]}
+    assert not wrong, f"pip would install (version, locked): {wrong}"
+    assert {"tensorflow-cpu", "jupyterlab", "jupytext", "keras"} <= found.keys()
 
-    editable = json.loads(run(pip_list + ["--editable"], env=env).stdout)
-    editable = [(p["name"], Path(p["editable_project_location"])) for p in editable]
-    assert editable == [("training-basics", ROOT)]
-    where = run([python, "-c", "import training_basics; print(training_basics.__file__)"], cwd="/", env=env)
-    where = where.stdout.strip()
+
+def test_the_locks_environment_imports_the_package_from_the_repository(post_built):
+    venv, _ = post_built
+    where = run([str(bin_(venv, "python")), "-c", "import training_basics; print(training_basics.__file__)"],
+                cwd="/", env=binder_environ(venv)).stdout.strip()
     assert Path(where) == ROOT / "code" / "training_basics" / "__init__.py"
 
 
@@ -179,7 +179,8 @@ def test_post_build_puts_the_viewer_settings_where_this_jupyterlab_reads_them(po
     venv, _ = post_built
     paths = run([str(bin_(venv, "jupyter")), "lab", "path"], env=binder_environ(venv)).stdout
     app_dir = Path(re.search(r"^Application directory:\s*(.+)$", paths, re.M).group(1).strip())
-    assert app_dir == venv / "share" / "jupyter" / "lab"  # ${NB_PYTHON_PREFIX}/share/jupyter/lab on Binder
+    # ${NB_PYTHON_PREFIX}/share/jupyter/lab on Binder
+    assert app_dir.resolve() == (venv / "share" / "jupyter" / "lab").resolve()
     installed = json.loads((app_dir / "settings" / "overrides.json").read_text())
     assert installed == json.loads((ROOT / "jupyterlab-settings" / "overrides.json").read_text())
 

@@ -40,12 +40,12 @@ def test_the_lock_is_what_the_requirements_resolve_to(tmp_path):
 def test_the_canary_passes_from_a_fresh_clone_when_nothing_is_broken(tmp_path):
     """`make canary` as the weekly job runs it (CI=true: a skip fails), on a fresh copy with no .venv:
     the newest releases in the canary's own environment, then `make test` there (lint, axe-core, pytest).
-    The suite here is the tests that depend on where the environment is (the lock's uv, `make lab`); that
-    no other test or tool names the project's .venv is the test below."""
+    The suite here is the lock's test (it runs the environment's own uv) and the test below, that no test
+    or tool names the project's .venv: every other test then runs in the canary's environment as here."""
     repo = bookbuild.copy_repo(tmp_path / "clone")
     assert not (repo / ".venv").exists()
     selected = ("tests/test_environment.py::test_the_lock_is_what_the_requirements_resolve_to"
-                " tests/test_lab.py")
+                " tests/test_environment.py::test_no_test_or_tool_names_the_projects_venv")
     env = {**os.environ, "CI": "true", "PYTEST_ARGS": selected}
     result = subprocess.run(["make", "--no-print-directory", "canary"], cwd=repo, env=env,
                             capture_output=True, text=True, timeout=1200, check=False)
@@ -108,25 +108,5 @@ def test_make_names_the_pythons_it_needs_when_given_another(tmp_path):
     assert not (tmp_path / "venv").exists()
 
 
-RUNNING = "{}.{}".format(*sys.version_info[:2])
-
-
-@pytest.mark.parametrize("version", sorted({"3.11", "3.13"} - {RUNNING}))
-def test_make_venv_works_on_python(version, tmp_path):
-    """The lock installs with `make venv` on this Python, and the package trains there. On the Python
-    running the tests it did already: `make test` made the environment they run in (.ci/run, from a
-    fresh clone), so only the other end of the supported range is made here."""
-    python = PYTHONS.get(version)
-    if python is None:
-        pytest.skip(f"no Python {version} on this machine")
-    venv = tmp_path / "venv"
-    result = subprocess.run(["make", "venv", f"PYTHON={python}", f"VENV={venv}"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=600, check=False)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    check = ("import sys, training_basics as tb, tensorflow as tf; d = tb.synthesize(); m = tb.Model(); "
-             "h = tb.train(m, d.x, d.y); print(sys.version_info[:2], round(h.final_w, 2))")
-    result = subprocess.run([str(venv / "bin" / "python"), "-c", check], capture_output=True, text=True,
-                            timeout=300, check=False, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.startswith(f"({version.replace('.', ', ')})"), result.stdout
-    assert sys.version_info[:2] >= (3, 11)
+# `make venv` on 3.11 and on 3.13, the two ends of the range, is what each CI job does first: `make test`
+# makes the environment it runs in, on the job's Python (test_workflows.py checks the two jobs).

@@ -62,7 +62,11 @@ def run(nb, cwd, kernel_dirs=None, timeout=600):
         )
     else:
         km = KernelManager(kernel_name="python3")
-    NotebookClient(nb, km=km, timeout=timeout, resources={"metadata": {"path": str(cwd)}}).execute()
+    try:
+        NotebookClient(nb, km=km, timeout=timeout, resources={"metadata": {"path": str(cwd)}}).execute()
+    finally:  # nbclient leaves a kernel it was given running: no process may outlive its test
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
     return [
         o
         for c in nb.cells

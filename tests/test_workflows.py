@@ -56,6 +56,9 @@ def test_every_push_and_pull_request_runs_the_whole_suite_on_311_and_what_differ
     # .ci/run runs `make test`, which hands PYTEST_ARGS to pytest.
     assert "make test" in (ROOT / ".ci" / "run").read_text()
     assert re.search(r"^\t\$\(PY\) -m pytest .*\$\(PYTEST_ARGS\)$", (ROOT / "Makefile").read_text(), re.M)
+    # ... after making its environment on the job's Python: so `make venv` is tried on 3.11 and on 3.13.
+    assert re.search(r"^test: lint ", (ROOT / "Makefile").read_text(), re.M)
+    assert re.search(r"^lint: \$\(STAMP\)$", (ROOT / "Makefile").read_text(), re.M)
 
 
 def test_least_permissions_per_job_and_pages_deployed_only_from_main():
