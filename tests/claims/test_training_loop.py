@@ -433,20 +433,12 @@ def test_training_loop__the_same_loop_compiled__no_claim_that_dispatch_is_nearly
     assert CHAPTER.says("`tb.train` adds work of its own, every epoch: it reads $w$, $b$ and the loss back "
                         "into NumPy to record them, and checks the loss.")
     assert CHAPTER.says("The table times an epoch of `tb.train` and, on its own, the eager step inside it")
+    # What an epoch of tb.train does, line by line: tests/test_training.py pins its body.
     import inspect
 
     source = inspect.getsource(tb.train)
     assert "minibatches" not in source and "for xb, yb in" not in source
-    loop = source[source.index("for epoch in range(epochs):"):source.index("_check_finite_parameters")]
-    assert [line.strip() for line in loop.strip().splitlines()] == [
-        "for epoch in range(epochs):",
-        "ws.append(model.w.numpy())",
-        "bs.append(model.b.numpy())",
-        "losses.append(float(train_step(model, x, y, learning_rate)))",
-        "_check_not_diverging(losses, epoch, learning_rate)",
-        "if log is not None:",
-        "log(epoch, float(ws[-1]), float(bs[-1]), losses[-1])",
-    ]
+    assert "ws.append(model.w.numpy())" in source and "_check_not_diverging(losses, epoch," in source
 
 
 def test_training_loop__the_same_loop_compiled__the_timed_call_makes_the_model_and_the_loop_checks_shapes(
