@@ -235,9 +235,13 @@ def test_keras__summary__untracked_variables_looks_into_layers_and_weight_histor
                         "in `model.layers`, where a `Sequential` or functional model lists its own:")
     assert CHAPTER.says("so a `fit` that would leave such a variable untrained stops with an error that "
                         "names the variables and the fix")
-    assert CHAPTER.says("`tb.untracked_variables` finds such attributes, in the model and in its layers, "
-                        "and `tb.WeightHistory` refuses to train a model that has one, even when its other "
-                        "weights are trainable.")
+    assert CHAPTER.says("A `keras.Model` whose only variables are raw `tf.Variable` attributes has no "
+                        "trainable weights in Keras 3: `fit` runs, warns when it traces its step, and "
+                        "trains nothing. Beside tracked weights, `fit` trains those and leaves the raw ones, "
+                        "with no warning. `tb.untracked_variables` finds the raw `tf.Variable` attributes of "
+                        "the model and of its layers (those held as attributes and those in "
+                        "`model.layers`), and `tb.WeightHistory` refuses to train a model in which it finds "
+                        "one, even when its other weights are trainable.")
 
     class RawLayer(keras.layers.Layer):
         def __init__(self):

@@ -154,8 +154,8 @@ def test_loss__the_shapes_must_match__eagerly_every_step_traced_once_and_the_com
                         "traced, on the shapes of that trace; a step traced for inputs of any length, shape "
                         "`(None,)`, cannot compare the lengths of the two, and a single target then "
                         "broadcasts against all the predictions without an error. That is why the loop that "
-                        "`tb.compiled.compile_loop` returns checks the shapes of its arguments itself, on "
-                        "every call.")
+                        "`tb.compiled.compile_loop` returns checks, on every call, that the targets have the "
+                        "shape of the model's output, with one eager call of the model.")
     from types import SimpleNamespace
 
     import keras

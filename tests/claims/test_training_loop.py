@@ -454,8 +454,8 @@ def test_training_loop__the_same_loop_compiled__the_timed_call_makes_the_model_a
     assert CHAPTER.says("Besides its steps, each timed call of the first row makes a new model, "
                         "`tb.Model()`, and hands it to `tb.train`, which checks its arguments once and "
                         "records and checks every epoch; the first row spreads all of that over its "
-                        "{glue:text}`loop-epochs` epochs. A call of the compiled loop, too, checks the "
-                        "shapes of its arguments once before its graph runs.")
+                        "{glue:text}`loop-epochs` epochs. A call of the compiled loop, too, runs the model "
+                        "once eagerly before its graph runs, to check that `y` has the shape of its output.")
     assert CHAPTER.says("The function it returns, `loop`, checks on every call that `y` has the shape of the "
                         "model's output, and then runs the graph: inside the graph the check of `tb.l2_loss` "
                         "runs only when the step is traced")
