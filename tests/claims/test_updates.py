@@ -179,16 +179,24 @@ def test_updates__the_package_refuses_a_broken_model__train_names_it_before_any_
 # --- Exercises --------------------------------------------------------------------------------------
 
 
-def test_updates__exercises__updating_one_at_a_time__a_small_difference_in_b(data):
+def one_at_a_time_and_together(data):
+    """The exercise's two models after one step at η = 0.1: w updated first and b from the new w, and
+    both from the same gradients (train_step); with ∂L/∂w of the first."""
     model = tb.Model()
     with tf.GradientTape() as tape:
         loss = tb.l2_loss(data.y, model(data.x))
-    model.w.assign_sub(0.1 * tape.gradient(loss, model.w))
+    dw = float(tape.gradient(loss, model.w))
+    model.w.assign_sub(0.1 * dw)
     with tf.GradientTape() as tape:
         loss = tb.l2_loss(data.y, model(data.x))
     model.b.assign_sub(0.1 * tape.gradient(loss, model.b))
     reference = tb.Model()
     tb.train_step(reference, data.x, data.y, 0.1)
+    return model, reference, dw
+
+
+def test_updates__exercises__updating_one_at_a_time__a_small_difference_in_b(data):
+    model, reference, _ = one_at_a_time_and_together(data)
     difference = abs(float(model.b.numpy()) - float(reference.b.numpy()))
     assert 0 < difference < 0.01
     assert abs(np.mean(data.x.numpy())) < 0.05  # "the mean of x is close to zero"
@@ -201,16 +209,7 @@ def test_updates__exercises__updating_one_at_a_time__the_difference_is_2_eta2_xb
     assert CHAPTER.says("changes by $2\\eta^2\\,\\bar{x}\\,\\partial L/\\partial w$ in size")
     assert CHAPTER.says("The two agree to the float32 rounding of $b$: the difference is the one the order "
                         "of the updates makes, not rounding.")
-    model = tb.Model()
-    with tf.GradientTape() as tape:
-        loss = tb.l2_loss(data.y, model(data.x))
-    dw = float(tape.gradient(loss, model.w))
-    model.w.assign_sub(0.1 * dw)
-    with tf.GradientTape() as tape:
-        loss = tb.l2_loss(data.y, model(data.x))
-    model.b.assign_sub(0.1 * tape.gradient(loss, model.b))
-    reference = tb.Model()
-    tb.train_step(reference, data.x, data.y, 0.1)
+    model, reference, dw = one_at_a_time_and_together(data)
     measured = abs(float(model.b.numpy()) - float(reference.b.numpy()))
     mean_x = float(np.mean(data.x.numpy().astype(np.float64)))
     predicted = 2 * 0.1**2 * abs(mean_x * dw)
